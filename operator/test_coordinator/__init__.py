@@ -1,0 +1,1 @@
+"""test-coordinator: chaos scenarios for multi-service systems."""

@@ -1,0 +1,288 @@
+"""One run of a scenario, top to bottom: the flow DESIGN.md describes, in one place.
+
+resolve targets → steady state → steps (journal, apply, hold, revert, after-checks) with
+during-checks alongside → final steady state → verdict; every journaled fault reverted
+whatever happens (abort, timeout, error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from test_coordinator.checks import ProbeContext
+from test_coordinator.engine.journal import Journal, JournalEntry
+from test_coordinator.engine.observer import RunObserver
+from test_coordinator.engine.probing import ContinuousCheck, poll_until_pass
+from test_coordinator.engine.targets import TargetResolver
+from test_coordinator.engine.verdict import Ending, Outcome, finish
+from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
+from test_coordinator.platforms.base import Platform, Workload
+from test_coordinator.scenario.durations import format_duration
+from test_coordinator.scenario.model import AfterCheck, ChaosScenario, SteadyStateCheck, Step
+from test_coordinator.scenario.status import (
+    CheckStatus,
+    Condition,
+    Phase,
+    ScenarioStatus,
+    StepStatus,
+    When,
+    utcnow,
+)
+
+__all__ = ["Abort", "run_scenario"]
+
+
+@dataclass
+class Abort:
+    """Set from outside (Ctrl-C, an abort annotation, a deleted resource) to end a run early."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    reason: str = ""
+
+    def __call__(self, reason: str) -> None:
+        if not self.event.is_set():
+            self.reason = reason
+            self.event.set()
+
+
+async def run_scenario(
+    scenario: ChaosScenario,
+    platform: Platform,
+    *,
+    observer: RunObserver | None = None,
+    abort: Abort | None = None,
+    run_id: str | None = None,
+) -> ScenarioStatus:
+    """Run ``scenario`` on ``platform`` (already started) and return its final status."""
+    run = _Run(scenario, platform, observer or RunObserver(), run_id or uuid.uuid4().hex[:12])
+    return await run.execute(abort or Abort())
+
+
+class _SteadyStateNotMet(Exception):
+    pass
+
+
+class _Run:
+    def __init__(
+        self, scenario: ChaosScenario, platform: Platform, observer: RunObserver, run_id: str
+    ) -> None:
+        self.spec = scenario.spec
+        self.platform = platform
+        self.observer = observer
+        self.journal = Journal()
+        self.targets = TargetResolver(platform, self.spec.targets)
+        self.status = ScenarioStatus(
+            phase=Phase.RUNNING,
+            run_id=run_id,
+            started_at=utcnow(),
+            steps=[StepStatus(name=step.name) for step in self.spec.steps],
+            conditions=[Condition(type="Reconciling", status="True", reason="Running")],
+        )
+
+    async def execute(self, abort: Abort) -> ScenarioStatus:
+        self.observer.run_started(self.status)
+        flow = asyncio.create_task(self._flow(), name="scenario flow")
+        aborted = asyncio.create_task(abort.event.wait(), name="abort watch")
+        try:
+            done, _ = await asyncio.wait(
+                {flow, aborted}, timeout=self.spec.timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if flow in done:
+                outcome = self._outcome_of(flow)
+            else:
+                reason = (
+                    abort.reason
+                    if aborted in done
+                    else (f"timed out after {format_duration(self.spec.timeout)}")
+                )
+                outcome = Outcome(Ending.ABORTED, reason)
+        finally:
+            aborted.cancel()
+            if not flow.done():
+                flow.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flow
+            await self._revert_outstanding()
+        self.status.faults = [entry.to_status() for entry in self.journal.entries]
+        for step in self.status.steps:
+            if step.phase is Phase.RUNNING:
+                step.phase, step.finished_at = Phase.ABORTED, utcnow()
+        finish(self.status, outcome)
+        self.observer.run_finished(self.status)
+        return self.status
+
+    def _outcome_of(self, flow: asyncio.Task[None]) -> Outcome:
+        error = flow.exception()
+        if error is None:
+            return Outcome(Ending.COMPLETED)
+        if isinstance(error, _SteadyStateNotMet):
+            return Outcome(Ending.STEADY_STATE_NOT_MET)
+        if isinstance(error, ScenarioInvalid):
+            return Outcome(Ending.INVALID, str(error))
+        if isinstance(error, TestCoordinatorError):
+            return Outcome(Ending.ERROR, str(error))
+        raise error
+
+    async def _flow(self) -> None:
+        self.observer.stage("resolving targets")
+        await self._check_selections()
+        self.observer.stage("checking steady state")
+        if not await self._steady_state(When.STEADY_STATE):
+            raise _SteadyStateNotMet
+        async with self._during_checks():
+            for step, step_status in zip(self.spec.steps, self.status.steps, strict=True):
+                if not await self._step(step, step_status):
+                    self._skip_rest(after=step_status)
+                    break
+        self.observer.stage("checking steady state again")
+        await self._steady_state(When.FINAL_STEADY_STATE)
+
+    async def _check_selections(self) -> None:
+        """Refuse, before anything is touched, a fault the platform lacks or a selection that
+        is empty or narrower than its mode."""
+        problems = []
+        for index, step in enumerate(self.spec.steps):
+            if step.fault.action not in self.platform.faults:
+                supported = ", ".join(sorted(self.platform.faults))
+                problems.append(
+                    f"spec.steps[{index}].fault: {step.fault.action} is not supported on the "
+                    f"{self.platform.name} platform (supported: {supported})"
+                )
+        for name, target in self.spec.targets.items():
+            selected = await self.targets.workloads(name)
+            selector = ",".join(f"{key}={value}" for key, value in target.selector.items())
+            if not selected:
+                there = ", ".join(w.id for w in (await self.platform.select({}))[:10]) or "none"
+                problems.append(
+                    f"spec.targets.{name}.selector: {selector} matches no workload on the "
+                    f"{self.platform.name} platform (there: {there})"
+                )
+            elif target.count(len(selected)) > len(selected):
+                problems.append(
+                    f"spec.targets.{name}: mode {target.mode.value} {target.value} needs "
+                    f"{target.count(len(selected))} workloads; {selector} selects only "
+                    f"{len(selected)} ({', '.join(w.id for w in selected)})"
+                )
+        if problems:
+            raise ScenarioInvalid(problems)
+
+    async def _steady_state(self, when: When) -> bool:
+        results = await asyncio.gather(
+            *(self._poll(check, when=when) for check in self.spec.steady_state)
+        )
+        return all(result.passed for result in results)
+
+    async def _poll(
+        self,
+        check: SteadyStateCheck | AfterCheck,
+        *,
+        when: When,
+        step: str | None = None,
+        since: float | None = None,
+    ) -> CheckStatus:
+        """Poll ``check``; with ``since`` (monotonic), time to the first pass is recovery."""
+        wall_since = None if since is None else time.time() - (time.monotonic() - since)
+        context = ProbeContext(resolver=self.targets, since=wall_since)
+        polled = await poll_until_pass(check, context, within=check.within, interval=check.interval)
+        recovery = None
+        if since is not None and polled.passed_at is not None:
+            recovery = round(max(0.0, polled.passed_at - since), 3)
+        observed = polled.last.observed
+        if polled.passed_at is None and check.within:
+            observed = f"not passing within {format_duration(check.within)}; last: {observed}"
+        result = CheckStatus(
+            name=check.name,
+            when=when,
+            step=step,
+            passed=polled.passed_at is not None,
+            observed=observed,
+            observations=polled.observations,
+            recovery_seconds=recovery,
+            at=polled.last.at,
+        )
+        self.status.checks.append(result)
+        self.observer.check_finished(result)
+        return result
+
+    @contextlib.asynccontextmanager
+    async def _during_checks(self) -> AsyncIterator[None]:
+        context = ProbeContext(resolver=self.targets)
+        monitors = [ContinuousCheck(check, context) for check in self.spec.during]
+        tasks = [asyncio.create_task(monitor.run()) for monitor in monitors]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for monitor in monitors:
+                result = monitor.result()
+                self.status.checks.append(result)
+                self.observer.check_finished(result)
+
+    async def _step(self, step: Step, status: StepStatus) -> bool:
+        """Apply the step's fault, hold and revert it, then wait for its after-checks."""
+        status.phase, status.started_at = Phase.RUNNING, utcnow()
+        self.observer.stage(f"step {step.name}: {step.fault.action} {step.fault.target}")
+        entries = [
+            self.journal.record(
+                step=step.name, target=step.fault.target, workload=w, fault=step.fault
+            )
+            for w in await self._choose(step)
+        ]
+        since = time.monotonic()
+        await asyncio.gather(*(self._apply(entry) for entry in entries))
+        if step.duration:
+            await asyncio.sleep(max(0.0, since + step.duration - time.monotonic()))
+            since = time.monotonic()
+            await asyncio.gather(*(self._revert(entry) for entry in entries))
+        results = await asyncio.gather(
+            *(self._poll(c, when=When.AFTER, step=step.name, since=since) for c in step.after)
+        )
+        failed = [result.name for result in results if not result.passed]
+        status.finished_at = utcnow()
+        status.phase = Phase.FAILED if failed else Phase.SUCCEEDED
+        status.message = "; ".join(entry.message for entry in entries)
+        if failed:
+            status.message = f"not recovered: {', '.join(failed)}; {status.message}"
+        return not failed
+
+    async def _choose(self, step: Step) -> list[Workload]:
+        target = self.spec.targets[step.fault.target]
+        selected = await self.targets.workloads(step.fault.target)
+        count = target.count(len(selected))
+        if not selected or count > len(selected):
+            raise ScenarioInvalid(
+                f"step {step.name!r}: target {step.fault.target!r} selects {len(selected)} "
+                f"workloads now; mode {target.mode.value} needs {count}"
+            )
+        return sorted(random.sample(selected, count), key=lambda workload: workload.id)
+
+    async def _apply(self, entry: JournalEntry) -> None:
+        entry.message = await self.platform.apply(entry.fault, entry.workload)
+        entry.applied_at = utcnow()
+        self.observer.fault_applied(entry)
+
+    async def _revert(self, entry: JournalEntry) -> None:
+        reverted = await self.platform.revert(entry.fault, entry.workload)
+        entry.reverted_at = utcnow()
+        entry.message = f"{entry.message}; {reverted}"
+        self.observer.fault_reverted(entry)
+
+    async def _revert_outstanding(self) -> None:
+        """Undo whatever the journal says is still applied; an undo that fails is reported."""
+        for entry in self.journal.outstanding():
+            try:
+                await self._revert(entry)
+            except Exception as error:  # keep undoing the rest
+                entry.message = f"{entry.message}; REVERT FAILED: {error}"
+
+    def _skip_rest(self, *, after: StepStatus) -> None:
+        for step in self.status.steps[self.status.steps.index(after) + 1 :]:
+            step.message = f"skipped: step {after.name!r} did not recover"

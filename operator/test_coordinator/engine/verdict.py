@@ -1,0 +1,92 @@
+"""How a run ends: phase, verdict, message and kstatus conditions, decided from what was seen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from test_coordinator.scenario.status import (
+    CheckStatus,
+    Condition,
+    Phase,
+    ScenarioStatus,
+    Verdict,
+    utcnow,
+)
+
+__all__ = ["Ending", "Outcome", "finish"]
+
+
+class Ending(StrEnum):
+    COMPLETED = "Completed"
+    STEADY_STATE_NOT_MET = "SteadyStateNotMet"
+    ABORTED = "Aborted"
+    INVALID = "Invalid"
+    ERROR = "Error"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ending: Ending
+    reason: str = ""
+
+
+def finish(status: ScenarioStatus, outcome: Outcome) -> None:
+    """Fill in the end of ``status`` (phase, verdict, recovery, message, conditions)."""
+    status.finished_at = utcnow()
+    recoveries = [c.recovery_seconds for c in status.checks if c.recovery_seconds is not None]
+    status.recovery_seconds = round(max(recoveries), 3) if recoveries else None
+    failed = [check for check in status.checks if not check.passed]
+    phase, verdict, reason, message = _decide(outcome, failed, status)
+    status.phase, status.verdict, status.message = phase, verdict, message
+    status.conditions = [
+        Condition(type="Reconciling", status="False", reason=reason, message="run finished"),
+        Condition(
+            type="Ready",
+            status="True" if verdict is Verdict.PASS else "False",
+            reason=reason,
+            message=message,
+        ),
+        Condition(
+            type="Stalled",
+            status="True" if phase is Phase.INVALID else "False",
+            reason=reason,
+            message=message if phase is Phase.INVALID else "",
+        ),
+    ]
+
+
+def _decide(
+    outcome: Outcome, failed: list[CheckStatus], status: ScenarioStatus
+) -> tuple[Phase, Verdict | None, str, str]:
+    match outcome.ending:
+        case Ending.INVALID:
+            return Phase.INVALID, None, "Invalid", outcome.reason
+        case Ending.ERROR:
+            return Phase.ERROR, Verdict.INCONCLUSIVE, "Error", outcome.reason
+        case Ending.ABORTED:
+            return Phase.ABORTED, Verdict.INCONCLUSIVE, "Aborted", f"aborted: {outcome.reason}"
+        case Ending.STEADY_STATE_NOT_MET:
+            return (
+                Phase.FAILED,
+                Verdict.INCONCLUSIVE,
+                "SteadyStateNotMet",
+                "steady state not met before any fault, so no fault was applied: "
+                + _describe(failed),
+            )
+    if failed:
+        return Phase.FAILED, Verdict.FAIL, "ChecksFailed", _describe(failed)
+    message = f"all {len(status.checks)} checks passed"
+    if status.recovery_seconds is not None:
+        message += f"; recovered in {status.recovery_seconds:.2f}s"
+    return Phase.SUCCEEDED, Verdict.PASS, "Passed", message
+
+
+def _describe(failed: list[CheckStatus]) -> str:
+    parts = []
+    for check in failed[:3]:
+        where = f"{check.when}" + (f" of step {check.step!r}" if check.step else "")
+        parts.append(f"{check.name} ({where}) failed: {check.observed}")
+    if len(failed) > 3:
+        parts.append(f"and {len(failed) - 3} more")
+    return "; ".join(parts)

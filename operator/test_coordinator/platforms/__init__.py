@@ -1,0 +1,5 @@
+"""Where workloads live and faults land: one small class per platform behind ``Platform``."""
+
+from test_coordinator.platforms.base import Platform, Workload
+
+__all__ = ["Platform", "Workload"]

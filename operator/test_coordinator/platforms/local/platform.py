@@ -1,0 +1,163 @@
+"""The embedded default platform: a stack of local processes, supervised like compose would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from test_coordinator.checks import ProbeContext, observe
+from test_coordinator.errors import PlatformError, ServiceStartFailed
+from test_coordinator.platforms.base import Platform, Workload
+from test_coordinator.platforms.local.stack import StackSpec, allocate_ports, resolve_placeholders
+from test_coordinator.platforms.local.supervisor import ServiceProcess
+from test_coordinator.scenario.model import FaultSpec, RestartFault, StopFault
+
+__all__ = ["LocalPlatform"]
+
+LOOPBACK = "127.0.0.1"
+
+
+class LocalPlatform(Platform):
+    name = "local"
+    faults = frozenset({"kill", "restart", "stop", "pause"})
+
+    def __init__(self, stack: StackSpec, *, log_dir: Path | None = None) -> None:
+        self.stack = stack
+        self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="test-coordinator-"))
+        self.ports = allocate_ports(stack)
+        self.services: dict[str, ServiceProcess] = {}
+        self._paused: set[str] = set()
+
+    async def start(self) -> None:
+        """Start the services level by level; each level waits until its services are ready."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for level in self.stack.start_order():
+                await asyncio.gather(*(self._start_service(name) for name in level))
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _start_service(self, name: str) -> None:
+        spec = self.stack.services[name]
+        where = f"stack: services.{name}"
+        argv = [
+            resolve_placeholders(arg, self.ports, where=f"{where}.command") for arg in spec.command
+        ]
+        env = os.environ | {
+            key: resolve_placeholders(value, self.ports, where=f"{where}.env.{key}")
+            for key, value in spec.env.items()
+        }
+        service = ServiceProcess(name, spec, argv, env, self.log_dir / f"{name}.log")
+        self.services[name] = service
+        try:
+            await service.start()
+        except OSError as error:
+            raise ServiceStartFailed(
+                name, f"cannot run {argv[0]!r}: {error.strerror}", ""
+            ) from None
+        await self._wait_ready(service)
+
+    async def _wait_ready(self, service: ServiceProcess) -> None:
+        probe = service.spec.ready
+        deadline = time.monotonic() + service.spec.start_timeout
+        context = ProbeContext(resolver=_ServiceResolver(self, service.name))
+        last = "not checked"
+        while time.monotonic() < deadline:
+            if not service.running:
+                reason = f"exited with code {service.last_exit} before it was ready"
+                raise ServiceStartFailed(service.name, reason, service.tail)
+            if probe is None:
+                return
+            observation = await observe(probe, context)
+            if observation.passed:
+                return
+            last = observation.observed
+            await asyncio.sleep(0.05)
+        reason = f"not ready after {service.spec.start_timeout:g}s (last: {last})"
+        raise ServiceStartFailed(service.name, reason, service.tail)
+
+    async def close(self) -> None:
+        """Stop every service, dependents first; nothing this platform started outlives it."""
+        for level in reversed(self.stack.start_order()):
+            running = [self.services[name] for name in level if name in self.services]
+            await asyncio.gather(*(service.shutdown() for service in running))
+        self._paused.clear()
+
+    async def select(self, selector: Mapping[str, str]) -> list[Workload]:
+        workloads = []
+        for name in self.stack.services:
+            labels = self.stack.labels_of(name)
+            if all(labels.get(key) == value for key, value in selector.items()):
+                workloads.append(Workload(id=name, labels=labels))
+        return workloads
+
+    def _service(self, workload: Workload) -> ServiceProcess:
+        try:
+            return self.services[workload.id]
+        except KeyError:
+            raise PlatformError(f"service {workload.id!r} is not running on this stack") from None
+
+    async def apply(self, fault: FaultSpec, workload: Workload) -> str:
+        service = self._service(workload)
+        params = fault.params
+        match fault.action:
+            case "kill":
+                pid = service.pid
+                if pid is None:
+                    return f"{service.name} was not running (last exit {service.last_exit})"
+                await service.kill()
+                return f"SIGKILL to pid {pid}; restart policy {service.spec.restart}"
+            case "restart":
+                assert isinstance(params, RestartFault)
+                outcome = await service.restart(params.grace_period)
+                return f"restarted as pid {service.pid}: old process {outcome}"
+            case "stop":
+                assert isinstance(params, StopFault)
+                return f"stopped: {await service.stop(params.grace_period)}"
+            case "pause":
+                pid = service.pid
+                service.signal(signal.SIGSTOP)
+                self._paused.add(service.name)
+                return f"SIGSTOP to process group {pid}"
+        raise PlatformError(f"fault {fault.action!r} is not supported on the local platform")
+
+    async def revert(self, fault: FaultSpec, workload: Workload) -> str:
+        service = self._service(workload)
+        match fault.action:
+            case "stop":
+                await service.resume_stopped()
+                return f"started again as pid {service.pid}"
+            case "pause":
+                service.signal(signal.SIGCONT)
+                self._paused.discard(service.name)
+                return f"SIGCONT to process group {service.pid}"
+        return "nothing to revert"
+
+    async def endpoint(self, workload: Workload, port: int | str) -> str:
+        return self._endpoint(workload.id, port)
+
+    def _endpoint(self, service: str, port: int | str) -> str:
+        if isinstance(port, int):
+            return f"{LOOPBACK}:{port}"
+        ports = self.ports.get(service, {})
+        if port not in ports:
+            known = ", ".join(ports) or "none"
+            raise LookupError(f"service {service!r} has no port named {port!r} (has: {known})")
+        return f"{LOOPBACK}:{ports[port]}"
+
+
+class _ServiceResolver:
+    """Resolves a stack service's readiness probe, which addresses the service itself."""
+
+    def __init__(self, platform: LocalPlatform, service: str) -> None:
+        self.platform = platform
+        self.service = service
+
+    async def endpoints(self, target: str | None, port: int | str) -> list[str]:
+        return [self.platform._endpoint(target or self.service, port)]

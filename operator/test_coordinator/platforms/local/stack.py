@@ -1,0 +1,166 @@
+"""The stack file: the services the local platform runs and supervises, like a compose file.
+
+```yaml
+extends: demo                  # optional: start from the bundled demo stack and override
+services:
+  risk-monitor:
+    command: ["${python}", "-m", "test_coordinator.demo.risk_monitor",
+              "--grpc-port", "${risk-monitor.grpc}"]
+    ports: {grpc: 0}           # named ports; 0 picks a free loopback port at start
+    labels: {app: risk-monitor}
+    dependsOn: [redis]
+    ready: {grpcHealth: {port: grpc}}
+    restart: always            # always | on-failure | never
+    restartDelay: 1s           # first restart backoff; doubles up to maxRestartDelay
+```
+``${python}`` is the running interpreter and ``${SERVICE.PORT}`` a service's resolved port.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from test_coordinator.errors import ScenarioInvalid
+from test_coordinator.scenario.durations import Duration
+from test_coordinator.scenario.loading import format_errors, load_yaml, read_yaml
+from test_coordinator.scenario.model import NonEmptyStr, Probe, SpecModel
+
+__all__ = ["ServiceSpec", "StackSpec", "allocate_ports", "load_stack", "resolve_placeholders"]
+
+BUNDLED = {"demo": "demo/stack.yaml"}
+
+
+class ServiceSpec(SpecModel):
+    command: list[str] = Field(min_length=1)
+    ports: dict[NonEmptyStr, int] = {}
+    labels: dict[NonEmptyStr, str] = {}
+    env: dict[str, str] = {}
+    working_dir: str | None = None
+    depends_on: list[str] = []
+    ready: Probe | None = None
+    restart: Literal["always", "on-failure", "never"] = "always"
+    restart_delay: Duration = 1.0
+    max_restart_delay: Duration = 30.0
+    stop_grace_period: Duration = 10.0
+    start_timeout: Duration = 30.0
+
+    @field_validator("command")
+    @classmethod
+    def _program_named(cls, command: list[str]) -> list[str]:
+        if not command[0]:
+            raise ValueError("the first item of command must name the program to run")
+        return command
+
+
+class StackSpec(SpecModel):
+    services: dict[NonEmptyStr, ServiceSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _dependencies_exist_without_cycles(self) -> StackSpec:
+        for name, service in self.services.items():
+            missing = [dep for dep in service.depends_on if dep not in self.services]
+            if missing:
+                raise ValueError(f"service {name!r} depends on undefined {', '.join(missing)}")
+        self.start_order()  # raises on a cycle
+        return self
+
+    def start_order(self) -> list[list[str]]:
+        """Services in levels: each level depends only on the levels before it."""
+        levels: list[list[str]] = []
+        placed: set[str] = set()
+        while len(placed) < len(self.services):
+            level = [
+                name
+                for name, service in self.services.items()
+                if name not in placed and set(service.depends_on) <= placed
+            ]
+            if not level:
+                cycle = sorted(set(self.services) - placed)
+                raise ValueError(f"dependsOn forms a cycle among {', '.join(cycle)}")
+            levels.append(level)
+            placed.update(level)
+        return levels
+
+    def labels_of(self, name: str) -> dict[str, str]:
+        return dict(self.services[name].labels) or {"app": name}
+
+
+def load_stack(path: Path | str | None) -> StackSpec:
+    """The stack in ``path``, or the bundled demo stack when ``path`` is None or ``demo``."""
+    if path is None or str(path) in BUNDLED:
+        return _parse(_bundled(str(path or "demo")), source=f"<bundled {path or 'demo'} stack>")
+    path = Path(path)
+    data = read_yaml(path)
+    if isinstance(data, Mapping) and "extends" in data:
+        base = data["extends"]
+        if base not in BUNDLED:
+            raise ScenarioInvalid(
+                f"{path}: extends: unknown stack {base!r}; expected one of {', '.join(BUNDLED)}"
+            )
+        data = _merge(_bundled(base), {k: v for k, v in data.items() if k != "extends"})
+    return _parse(data, source=str(path))
+
+
+def _bundled(name: str) -> Any:
+    text = resources.files("test_coordinator").joinpath(BUNDLED[name]).read_text("utf-8")
+    return load_yaml(text, source=f"<bundled {name} stack>")
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Mappings merge key by key; anything else in ``override`` replaces what ``base`` had."""
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+def _parse(data: Any, *, source: str) -> StackSpec:
+    if not isinstance(data, Mapping):
+        raise ScenarioInvalid(f"{source}: expected a stack (a mapping with services)")
+    try:
+        return StackSpec.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioInvalid(format_errors(error, data=data, source=source)) from None
+
+
+_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+
+
+def allocate_ports(stack: StackSpec) -> dict[str, dict[str, int]]:
+    """Every service's ports, with each 0 replaced by a port that is free on loopback now."""
+    return {
+        name: {port: number or _free_port() for port, number in service.ports.items()}
+        for name, service in stack.services.items()
+    }
+
+
+def resolve_placeholders(text: str, ports: Mapping[str, Mapping[str, int]], *, where: str) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key == "python":
+            return sys.executable
+        service, _, port = key.rpartition(".")
+        if service in ports and port in ports[service]:
+            return str(ports[service][port])
+        raise ScenarioInvalid(
+            f"{where}: unknown placeholder ${{{key}}}; expected ${{python}} or ${{SERVICE.PORT}}"
+        )
+
+    return _PLACEHOLDER.sub(substitute, text)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

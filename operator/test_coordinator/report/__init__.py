@@ -1,0 +1,6 @@
+"""Rendering a run: live terminal progress, the summary table, JSON and JUnit XML files."""
+
+from test_coordinator.report.files import result_document, write_json, write_junit
+from test_coordinator.report.terminal import TerminalObserver, render_summary
+
+__all__ = ["TerminalObserver", "render_summary", "result_document", "write_json", "write_junit"]

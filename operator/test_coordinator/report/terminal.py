@@ -1,0 +1,88 @@
+"""What a person watching the run sees: progress as it happens, then one table of checks.
+
+On a terminal, rich colours and a spinner; elsewhere (CI logs, pipes) plain timestamped lines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.console import Console
+from rich.status import Status
+from rich.table import Table
+
+from test_coordinator.engine.journal import JournalEntry
+from test_coordinator.engine.observer import RunObserver
+from test_coordinator.scenario.durations import format_duration
+from test_coordinator.scenario.status import CheckStatus, ScenarioStatus, Verdict
+
+__all__ = ["TerminalObserver", "render_summary"]
+
+_VERDICT_STYLE = {Verdict.PASS: "bold green", Verdict.FAIL: "bold red"}
+
+
+class TerminalObserver(RunObserver):
+    def __init__(self, console: Console, *, scenario: str) -> None:
+        self.console = console
+        self.scenario = scenario
+        self._spinner: Status | None = None
+
+    def _line(self, text: str, style: str = "") -> None:
+        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        self.console.print(f"[dim]{stamp}[/dim] {text}", style=style, highlight=False)
+
+    def run_started(self, status: ScenarioStatus) -> None:
+        self._line(f"run {status.run_id} of scenario [bold]{self.scenario}[/bold] started")
+        if self.console.is_terminal:
+            self._spinner = self.console.status("starting")
+            self._spinner.start()
+
+    def stage(self, text: str) -> None:
+        self._line(text)
+        if self._spinner is not None:
+            self._spinner.update(text)
+
+    def fault_applied(self, entry: JournalEntry) -> None:
+        self._line(f"  {entry.fault.action} {entry.workload.id}: {entry.message}", "yellow")
+
+    def fault_reverted(self, entry: JournalEntry) -> None:
+        self._line(f"  reverted {entry.fault.action} on {entry.workload.id}", "yellow")
+
+    def check_finished(self, check: CheckStatus) -> None:
+        mark = "[green]pass[/green]" if check.passed else "[red]FAIL[/red]"
+        recovery = "" if check.recovery_seconds is None else f" after {check.recovery_seconds:.2f}s"
+        self._line(f"  {mark} {check.when} {check.name}{recovery}: {check.observed}")
+
+    def run_finished(self, status: ScenarioStatus) -> None:
+        if self._spinner is not None:
+            self._spinner.stop()
+            self._spinner = None
+
+
+def render_summary(console: Console, name: str, status: ScenarioStatus) -> None:
+    table = Table(title=f"{name}: {status.phase}", title_justify="left")
+    for column in ("check", "when", "result", "observed", "recovery"):
+        table.add_column(column, overflow="fold")
+    for check in status.checks:
+        table.add_row(
+            check.name,
+            check.when + (f" ({check.step})" if check.step else ""),
+            "[green]pass[/green]" if check.passed else "[red]FAIL[/red]",
+            check.observed,
+            "" if check.recovery_seconds is None else format_duration(check.recovery_seconds),
+        )
+    if status.checks:
+        console.print(table)
+    for fault in status.faults:
+        reverted = f", reverted {fault.reverted_at:%H:%M:%S}" if fault.reverted_at else ""
+        console.print(
+            f"fault {fault.action} {fault.workload} at {fault.applied_at:%H:%M:%S}{reverted}: "
+            f"{fault.message}",
+            highlight=False,
+        )
+    verdict = status.verdict.value if status.verdict else status.phase.value
+    style = _VERDICT_STYLE.get(status.verdict, "bold yellow") if status.verdict else "bold red"
+    recovery = (
+        f"  recovery {status.recovery_seconds:.2f}s" if status.recovery_seconds is not None else ""
+    )
+    console.print(f"[{style}]{verdict}[/{style}]{recovery}  {status.message}", highlight=False)

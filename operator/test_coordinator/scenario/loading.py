@@ -1,0 +1,207 @@
+"""YAML in, a validated ``ChaosScenario`` out, or every problem at once with file, line and field.
+
+Problems read like a compiler's: ``risk.yaml:14: spec.steps[0].fault.kill.target: ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from test_coordinator.errors import ScenarioInvalid
+from test_coordinator.scenario.model import Addressed, ChaosScenario, HttpProbe, Probe
+
+__all__ = ["Loc", "load_scenario", "load_yaml", "parse_scenario", "read_yaml"]
+
+Loc = tuple[str | int, ...]
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document in ``path``, as ruamel's round-trip tree (it knows its own lines)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ScenarioInvalid(f"{path}: cannot read: {error.strerror or error}") from None
+    return load_yaml(text, source=str(path))
+
+
+def load_yaml(text: str, *, source: str) -> Any:
+    try:
+        documents = [doc for doc in YAML(typ="rt").load_all(text) if doc is not None]
+    except MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ScenarioInvalid(f"{where}: malformed YAML: {error.problem}") from None
+    except YAMLError as error:
+        raise ScenarioInvalid(f"{source}: malformed YAML: {error}") from None
+    if len(documents) != 1:
+        raise ScenarioInvalid(f"{source}: expected one YAML document, found {len(documents)}")
+    return documents[0]
+
+
+def load_scenario(path: Path | str) -> ChaosScenario:
+    path = Path(path)
+    return parse_scenario(read_yaml(path), source=str(path))
+
+
+def parse_scenario(data: Any, *, source: str) -> ChaosScenario:
+    """Validate ``data`` (a mapping, e.g. from YAML or a Kubernetes object) as a scenario."""
+    if not isinstance(data, Mapping):
+        raise ScenarioInvalid(f"{source}: expected a mapping (a ChaosScenario), got {_kind(data)}")
+    try:
+        scenario = ChaosScenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioInvalid(format_errors(error, data=data, source=source)) from None
+    problems = list(reference_problems(scenario))
+    if problems:
+        raise ScenarioInvalid([format_problem(loc, msg, data, source) for loc, msg in problems])
+    return scenario
+
+
+def reference_problems(scenario: ChaosScenario) -> Iterator[tuple[Loc, str]]:
+    """Rules across fields: targets that exist, unique names, probes that say where to look."""
+    spec = scenario.spec
+    targets = sorted(spec.targets)
+
+    def unknown(name: str) -> str:
+        return f"names target {name!r}, which spec.targets does not define ({', '.join(targets)})"
+
+    seen_checks: dict[str, Loc] = {}
+    checks: list[tuple[Loc, Probe, str]] = [
+        (("spec", "steadyState", i), c, c.name) for i, c in enumerate(spec.steady_state)
+    ]
+    checks += [(("spec", "during", i), c, c.name) for i, c in enumerate(spec.during)]
+    seen_steps: set[str] = set()
+    for i, step in enumerate(spec.steps):
+        step_loc: Loc = ("spec", "steps", i)
+        if step.name in seen_steps:
+            yield (*step_loc, "name"), f"duplicate step name {step.name!r}"
+        seen_steps.add(step.name)
+        if step.fault.target not in spec.targets:
+            yield (*step_loc, "fault", step.fault.action, "target"), unknown(step.fault.target)
+        checks += [((*step_loc, "after", j), c, c.name) for j, c in enumerate(step.after)]
+    for loc, check, name in checks:
+        if name in seen_checks:
+            yield (
+                (*loc, "name"),
+                f"duplicate check name {name!r} (first used at {_dotted(seen_checks[name])})",
+            )
+        seen_checks.setdefault(name, loc)
+        yield from _address_problems(loc, check, unknown, targets=spec.targets)
+
+
+def _address_problems(
+    loc: Loc, probe: Probe, unknown: Any, *, targets: Mapping[str, object]
+) -> Iterator[tuple[Loc, str]]:
+    spec = probe.spec
+    kind_loc = (*loc, probe.kind)
+    addressed: list[tuple[Loc, Addressed]] = []
+    if isinstance(spec, Addressed) and not (isinstance(spec, HttpProbe) and spec.url):
+        addressed.append((kind_loc, spec))
+    redis = getattr(spec, "redis", None)
+    if isinstance(redis, Addressed):
+        addressed.append(((*kind_loc, "redis"), redis))
+    for where, address in addressed:
+        if address.target is not None and address.target not in targets:
+            yield (*where, "target"), unknown(address.target)
+        elif address.address is None and (address.target is None or address.port is None):
+            yield where, "expected target and port, or address (host:port)"
+
+
+def format_errors(error: ValidationError, *, data: Any, source: str) -> list[str]:
+    problems: dict[str, None] = {}  # ordered and deduplicated: union members repeat a problem
+    for detail in error.errors(include_url=False):
+        loc = _data_loc(detail["loc"], data)
+        problems[format_problem(loc, _message(detail), data, source)] = None
+    return list(problems)
+
+
+def format_problem(loc: Loc, message: str, data: Any, source: str) -> str:
+    line = _line_of(loc, data)
+    where = f"{source}:{line}" if line else source
+    return f"{where}: {_dotted(loc) or '(document)'}: {message}"
+
+
+def _message(detail: ErrorDetails) -> str:
+    kind, msg, value = detail["type"], detail["msg"], detail.get("input")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "literal_error":
+        return f"{msg[0].lower()}{msg[1:]}, got {value!r}"
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    if value is not None and not isinstance(value, Mapping | list) and "got" not in msg:
+        msg += f", got {value!r}"
+    return msg
+
+
+def _data_loc(loc: tuple[int | str, ...], data: Any) -> Loc:
+    """Pydantic's loc without the union-member tags it adds (``int``, ``function-after[...]``)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if _has(node, part):
+            node = node[part]
+        elif isinstance(node, Mapping) and isinstance(part, str) and _is_field_name(part):
+            node = None  # a missing field: name it, nothing below it exists
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def _has(node: Any, part: str | int) -> bool:
+    if isinstance(node, Mapping):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and part < len(node)
+
+
+_UNION_TAGS = frozenset({"int", "str", "float", "bool", "none"})
+
+
+def _is_field_name(part: str) -> bool:
+    """False for the tags pydantic puts in a loc for union members: ``int``, ``list[int]``."""
+    return part not in _UNION_TAGS and "[" not in part and "-" not in part
+
+
+def _line_of(loc: Loc, data: Any) -> int | None:
+    """1-based line of the deepest part of ``loc`` that the YAML tree knows."""
+    line: int | None = None
+    node = data
+    for part in loc:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, Mapping) and part in node:
+                if lc is not None:
+                    line = lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                if lc is not None:
+                    line = lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                break
+        except (KeyError, IndexError, TypeError):
+            break
+    if line is None and getattr(data, "lc", None) is not None:
+        line = data.lc.line + 1
+    return line
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _kind(value: object) -> str:
+    return "nothing" if value is None else type(value).__name__

@@ -1,0 +1,357 @@
+"""The ChaosScenario document: what to hit, how, and what must hold before, during and after.
+
+Field names are snake_case in Python and camelCase in YAML, JSON and the CRD (``steadyState``).
+Cross-field rules that pydantic cannot place on one field (a check naming an undefined target,
+duplicate names) live in ``loading.py`` so that they, too, are reported with a field path.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from test_coordinator.scenario.durations import Duration
+from test_coordinator.scenario.status import ScenarioStatus
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "AfterCheck",
+    "ChaosScenario",
+    "CheckSpec",
+    "CommandProbe",
+    "DuringCheck",
+    "FaultSpec",
+    "GrpcHealthProbe",
+    "HttpProbe",
+    "Metadata",
+    "Mode",
+    "Probe",
+    "RedisRegistryProbe",
+    "ScenarioSpec",
+    "SteadyStateCheck",
+    "Step",
+    "TargetSpec",
+    "TcpProbe",
+]
+
+API_VERSION = "chaos.tse.dev/v1alpha1"
+KIND = "ChaosScenario"
+
+
+class SpecModel(BaseModel):
+    """Strict: an unknown field is an error, so a typo never silently does nothing."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+PortRef = Annotated[
+    int | str,
+    WithJsonSchema(
+        {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+    ),
+]
+"""A port number, or the name of a port the target declares (``grpc``, ``http``)."""
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class Mode(StrEnum):
+    ONE = "one"
+    ALL = "all"
+    FIXED = "fixed"
+    PERCENT = "percent"
+
+
+class TargetSpec(SpecModel):
+    """A named selection of workloads, and how many of them a fault hits."""
+
+    selector: dict[NonEmptyStr, str]
+    mode: Mode = Mode.ONE
+    value: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    @field_validator("selector")
+    @classmethod
+    def _selector_not_empty(cls, selector: dict[str, str]) -> dict[str, str]:
+        if not selector:
+            raise ValueError("an empty selector would select everything: give at least one label")
+        return selector
+
+    @model_validator(mode="after")
+    def _value_fits_mode(self) -> TargetSpec:
+        if self.mode in (Mode.FIXED, Mode.PERCENT) and self.value is None:
+            raise ValueError(f"mode {self.mode.value} needs a value (a count or a percentage)")
+        if self.mode in (Mode.ONE, Mode.ALL) and self.value is not None:
+            raise ValueError(f"mode {self.mode.value} takes no value")
+        if self.mode is Mode.PERCENT and self.value is not None and self.value > 100:
+            raise ValueError("mode percent takes a value from 1 to 100")
+        return self
+
+    def count(self, selected: int) -> int:
+        """How many of ``selected`` workloads the mode hits (at least one for a percentage)."""
+        match self.mode:
+            case Mode.ONE:
+                return 1
+            case Mode.ALL:
+                return selected
+            case Mode.FIXED:
+                return self.value or 0
+            case Mode.PERCENT:
+                return max(1, selected * (self.value or 0) // 100)
+
+
+class Addressed(SpecModel):
+    """Where a probe looks: a target and a port (resolved by the platform), or an address."""
+
+    target: str | None = None
+    port: PortRef | None = None
+    address: str | None = Field(default=None, description="host:port, used as it is")
+
+    @model_validator(mode="after")
+    def _one_way_to_address(self) -> Addressed:
+        if self.address is not None and self.target is not None:
+            raise ValueError("give either address or target, not both")
+        if self.address is not None and not _is_host_port(self.address):
+            raise ValueError(f"address must be host:port, got {self.address!r}")
+        return self
+
+
+def _is_host_port(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    return bool(host) and port.isdigit()
+
+
+class GrpcHealthProbe(Addressed):
+    """grpc.health.v1 ``Check``: passes on SERVING."""
+
+    service: str = ""
+
+
+class TcpProbe(Addressed):
+    """A TCP connection is accepted."""
+
+
+class HttpProbe(Addressed):
+    """An HTTP request answers with an expected status (and body, within a latency bound)."""
+
+    url: str | None = None
+    path: str = "/"
+    method: Literal["GET", "HEAD", "POST", "PUT", "DELETE"] = "GET"
+    expect_status: list[int] = Field(default=[200], min_length=1)
+    body_contains: str | None = None
+    max_latency: Duration | None = None
+
+    @model_validator(mode="after")
+    def _url_or_target(self) -> HttpProbe:
+        if self.url is not None and (self.target is not None or self.address is not None):
+            raise ValueError("give either url, or target/address with path, not both")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
+
+
+class RedisRegistryProbe(SpecModel):
+    """A service is registered in Redis and its heartbeat is fresh.
+
+    ``key`` is a template: the trading ecosystem keeps hashes under ``services:{service}`` or
+    ``registry:services:{service}``, refreshed with a TTL by each instance's heartbeat.
+    """
+
+    service: NonEmptyStr
+    redis: Addressed
+    key: str = "registry:services:{service}"
+    heartbeat_field: str = "last_heartbeat"
+    max_age: Duration = 15.0
+    new_instance: bool = Field(
+        default=False,
+        description="the registration must be newer than the step's fault (a re-registration)",
+    )
+    started_field: str = "started_at"
+
+
+class CommandProbe(SpecModel):
+    """A command (an argv list, never a shell line) exits with the expected code."""
+
+    argv: list[NonEmptyStr] = Field(min_length=1)
+    expect_exit_code: int = 0
+    output_contains: str | None = None
+
+
+PROBE_KINDS = ("grpc_health", "http", "tcp", "redis_registry", "command")
+
+
+class Probe(SpecModel):
+    """One observation of the system: exactly one kind is set."""
+
+    grpc_health: GrpcHealthProbe | None = None
+    http: HttpProbe | None = None
+    tcp: TcpProbe | None = None
+    redis_registry: RedisRegistryProbe | None = None
+    command: CommandProbe | None = None
+    timeout: Duration = Field(default=2.0, description="limit of one observation")
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> Probe:
+        kinds = [kind for kind in PROBE_KINDS if getattr(self, kind) is not None]
+        if len(kinds) != 1:
+            names = ", ".join(to_camel(kind) for kind in PROBE_KINDS)
+            found = ", ".join(to_camel(kind) for kind in kinds) or "none"
+            raise ValueError(f"expected exactly one of {names}; found {found}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(to_camel(kind) for kind in PROBE_KINDS if getattr(self, kind) is not None)
+
+    @property
+    def spec(self) -> BaseModel:
+        spec: BaseModel = next(
+            getattr(self, kind) for kind in PROBE_KINDS if getattr(self, kind) is not None
+        )
+        return spec
+
+
+class CheckSpec(Probe):
+    name: NonEmptyStr
+
+
+class SteadyStateCheck(CheckSpec):
+    """Holds before the first fault and again after the last step."""
+
+    within: Duration = Field(default=0.0, description="keep polling up to this long; 0: once")
+    interval: Duration = 0.1
+
+
+class DuringCheck(CheckSpec):
+    """Observed continuously while faults are active; passes on a high enough success rate."""
+
+    interval: Duration = 0.25
+    min_success_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+class AfterCheck(CheckSpec):
+    """Must pass within a deadline after a step; the wait is the measured recovery time."""
+
+    within: Duration = 30.0
+    interval: Duration = Field(default=0.1, description="poll interval")
+
+
+class TargetRef(SpecModel):
+    target: NonEmptyStr
+
+
+class KillFault(TargetRef):
+    """A crash: SIGKILL, no clean-up; whatever supervises the workload decides what follows."""
+
+
+class RestartFault(TargetRef):
+    """A clean restart: SIGTERM, SIGKILL after the grace period, then start again."""
+
+    grace_period: Duration = 10.0
+
+
+class StopFault(TargetRef):
+    """Stopped (SIGTERM, then SIGKILL after the grace period) for the step's duration."""
+
+    grace_period: Duration = 10.0
+
+
+class PauseFault(TargetRef):
+    """Frozen (SIGSTOP or cgroup freeze) for the step's duration, then resumed."""
+
+
+FAULT_KINDS = ("kill", "restart", "stop", "pause")
+TIMED_FAULTS = frozenset({"stop", "pause"})
+
+
+class FaultSpec(SpecModel):
+    kill: KillFault | None = None
+    restart: RestartFault | None = None
+    stop: StopFault | None = None
+    pause: PauseFault | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_action(self) -> FaultSpec:
+        actions = [kind for kind in FAULT_KINDS if getattr(self, kind) is not None]
+        if len(actions) != 1:
+            raise ValueError(
+                f"expected exactly one of {', '.join(FAULT_KINDS)}; "
+                f"found {', '.join(actions) or 'none'}"
+            )
+        return self
+
+    @property
+    def action(self) -> str:
+        return next(kind for kind in FAULT_KINDS if getattr(self, kind) is not None)
+
+    @property
+    def params(self) -> TargetRef:
+        params: TargetRef = getattr(self, self.action)
+        return params
+
+    @property
+    def target(self) -> str:
+        return self.params.target
+
+
+class Step(SpecModel):
+    name: NonEmptyStr
+    fault: FaultSpec
+    duration: Duration | None = Field(
+        default=None, description="how long a stop or pause lasts before the engine reverts it"
+    )
+    after: list[AfterCheck] = []
+
+    @model_validator(mode="after")
+    def _duration_fits_fault(self) -> Step:
+        action = self.fault.action
+        if action in TIMED_FAULTS and not self.duration:
+            raise ValueError(f"a {action} fault needs a duration greater than zero (e.g. 5s)")
+        if action not in TIMED_FAULTS and self.duration is not None:
+            raise ValueError(f"a {action} fault takes no duration; only {', '.join(TIMED_FAULTS)}")
+        return self
+
+
+class ScenarioSpec(SpecModel):
+    description: str = ""
+    targets: dict[NonEmptyStr, TargetSpec] = Field(min_length=1)
+    steady_state: list[SteadyStateCheck] = []
+    during: list[DuringCheck] = []
+    steps: list[Step] = Field(min_length=1)
+    timeout: Duration = Field(default=600.0, gt=0)
+
+
+class Metadata(BaseModel):
+    """Kubernetes object metadata; fields the API server adds are kept but not modelled."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=253)
+    namespace: str | None = None
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+
+class ChaosScenario(SpecModel):
+    api_version: Literal["chaos.tse.dev/v1alpha1"]
+    kind: Literal["ChaosScenario"]
+    metadata: Metadata
+    spec: ScenarioSpec
+    status: ScenarioStatus | None = None
+
+    def dump(self) -> dict[str, Any]:
+        """The document as YAML or JSON would hold it (camelCase, durations as strings)."""
+        dumped: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return dumped

@@ -1,0 +1,126 @@
+"""What a run observed, in the same shape on every platform: the resource's ``status``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "CheckStatus",
+    "Condition",
+    "FaultStatus",
+    "Phase",
+    "RunSummary",
+    "ScenarioStatus",
+    "StepStatus",
+    "Verdict",
+    "When",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StatusModel(BaseModel):
+    # Lenient on input: a status written by a newer version must still load.
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ABORTED = "Aborted"
+    INVALID = "Invalid"
+    ERROR = "Error"
+
+
+TERMINAL_PHASES = frozenset(
+    {Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.INVALID, Phase.ERROR}
+)
+
+
+class Verdict(StrEnum):
+    PASS = "Pass"
+    FAIL = "Fail"
+    INCONCLUSIVE = "Inconclusive"
+
+
+class When(StrEnum):
+    STEADY_STATE = "steadyState"
+    DURING = "during"
+    AFTER = "after"
+    FINAL_STEADY_STATE = "finalSteadyState"
+
+
+class Condition(StatusModel):
+    """kstatus style: ``Reconciling``, ``Ready``, ``Stalled``."""
+
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str = ""
+    message: str = ""
+    last_transition_time: datetime = Field(default_factory=utcnow)
+
+
+class StepStatus(StatusModel):
+    name: str
+    phase: Phase = Phase.PENDING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: str = ""
+
+
+class CheckStatus(StatusModel):
+    name: str
+    when: When
+    step: str | None = None
+    passed: bool
+    observed: str = Field(default="", description="what the last deciding observation saw")
+    observations: int = 0
+    success_rate: float | None = None
+    recovery_seconds: float | None = None
+    longest_failure_seconds: float | None = None
+    at: datetime | None = Field(default=None, description="time of the deciding observation")
+
+
+class FaultStatus(StatusModel):
+    step: str
+    target: str
+    workload: str
+    action: str
+    applied_at: datetime
+    reverted_at: datetime | None = None
+    message: str = ""
+
+
+class RunSummary(StatusModel):
+    run_id: str
+    phase: Phase
+    verdict: Verdict | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    recovery_seconds: float | None = None
+
+
+class ScenarioStatus(StatusModel):
+    phase: Phase = Phase.PENDING
+    verdict: Verdict | None = None
+    observed_generation: int | None = None
+    run_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    recovery_seconds: float | None = Field(default=None, description="worst after-check")
+    message: str = ""
+    conditions: list[Condition] = []
+    steps: list[StepStatus] = []
+    checks: list[CheckStatus] = []
+    faults: list[FaultStatus] = []
+    history: list[RunSummary] = []
