@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    console = Console(stderr=False, highlight=False)
+    # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; logs read better wider.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     errors = Console(stderr=True, highlight=False)
     try:
         code: int = args.command(args, console)

@@ -16,6 +16,7 @@ from test_coordinator.scenario.status import utcnow
 __all__ = [
     "MAX_OBSERVED",
     "EndpointResolver",
+    "NoEndpoint",
     "Observation",
     "ProbeContext",
     "describe_error",
@@ -52,6 +53,14 @@ class ProbeContext:
     resolver: EndpointResolver
     # Wall-clock time (unix seconds) of the step's fault: a `newInstance` registration is newer.
     since: float | None = None
+
+
+class NoEndpoint(LookupError):
+    """Nothing to look at: the resolver found no workload or port, or gave no usable endpoint.
+
+    Distinct from a bare ``LookupError`` so that a stray ``KeyError`` in this program is not
+    mistaken for a missing workload and reported as a failed observation.
+    """
 
 
 def short(text: str, limit: int = MAX_OBSERVED) -> str:
@@ -103,7 +112,7 @@ def split_host_port(endpoint: str) -> tuple[str, int]:
     """``host:port`` (``[::1]:80`` for IPv6) as a host and a port number."""
     host, _, port = endpoint.rpartition(":")
     if not host or not port.isdigit():
-        raise LookupError(f"not a host:port endpoint: {endpoint!r}")
+        raise NoEndpoint(f"not a host:port endpoint: {endpoint!r}")
     return host.strip("[]"), int(port)
 
 
@@ -119,11 +128,15 @@ async def resolve(
         return [spec.address]
     port = spec.port if spec.port is not None else default_port
     if port is None:
-        raise LookupError("no address and no port given")
-    endpoints = await ctx.resolver.endpoints(spec.target, port)
+        raise NoEndpoint("no address and no port given")
+    try:
+        endpoints = await ctx.resolver.endpoints(spec.target, port)
+    except LookupError as exc:
+        # KeyError's str() is the quoted key; the message itself reads better.
+        raise NoEndpoint(str(exc.args[0]) if exc.args else type(exc).__name__) from exc
     if not endpoints:
         what = f"target {spec.target}" if spec.target is not None else "this workload"
-        raise LookupError(f"no endpoints for {what} port {port}")
+        raise NoEndpoint(f"no endpoints for {what} port {port}")
     return endpoints
 
 
@@ -133,8 +146,10 @@ async def _guarded(
     # Each endpoint is judged on its own: one refusing connections must not hide the others.
     try:
         return await observe_one(endpoint)
-    except (OSError, LookupError) as exc:
-        return failed(describe_error(exc) if isinstance(exc, OSError) else str(exc))
+    except NoEndpoint as exc:
+        return failed(str(exc))
+    except OSError as exc:
+        return failed(describe_error(exc))
 
 
 async def observe_endpoints(

@@ -29,7 +29,7 @@ class TerminalObserver(RunObserver):
 
     def _line(self, text: str, style: str = "") -> None:
         stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        self.console.print(f"[dim]{stamp}[/dim] {text}", style=style, highlight=False)
+        self.console.print(f"[dim]{stamp}[/dim] {text}", style=style, soft_wrap=True)
 
     def run_started(self, status: ScenarioStatus) -> None:
         self._line(f"run {status.run_id} of scenario [bold]{self.scenario}[/bold] started")

@@ -59,6 +59,7 @@ class ServiceProcess:
         self.restarts = 0
         self.process: asyncio.subprocess.Process | None = None
         self.last_exit: int | None = None
+        self.spawn_error: OSError | None = None
         self._tail: deque[str] = deque(maxlen=40)
         self._may_run = asyncio.Event()  # cleared while a stop fault holds the service down
         self._may_run.set()
@@ -82,11 +83,15 @@ class ServiceProcess:
         self._log = self.log_path.open("a", encoding="utf-8")
         self._loop_task = asyncio.create_task(self._supervise(), name=f"supervise {self.name}")
         await self.wait_started(after=0)
+        if self.spawn_error is not None:
+            raise self.spawn_error
 
     async def wait_started(self, *, after: int) -> int:
         """Wait until a process newer than generation ``after`` is running; its generation."""
         async with self._started:
-            await self._started.wait_for(lambda: self._generation > after or self._finished)
+            await self._started.wait_for(
+                lambda: self._generation > after or self._finished or self.spawn_error is not None
+            )
         return self._generation
 
     @property
@@ -104,7 +109,14 @@ class ServiceProcess:
             if self._closing:
                 return
             began = time.monotonic()
-            await self._spawn()
+            try:
+                await self._spawn()
+            except OSError as error:  # the program is gone or not executable: nothing to restart
+                self.spawn_error = error
+                self._write(f"[test-coordinator] cannot run {self.argv[0]}: {error.strerror}\n")
+                async with self._started:
+                    self._started.notify_all()
+                return
             assert self.process is not None
             exit_code = await self.process.wait()
             self.last_exit = exit_code

@@ -1,0 +1,153 @@
+"""The local platform supervises real processes: faults are real signals to PIDs it started."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from test_coordinator.errors import ServiceStartFailed
+from test_coordinator.platforms import Workload
+from test_coordinator.platforms.local import LocalPlatform
+from test_coordinator.scenario.model import FaultSpec
+from tests.integration.stacks import alive, process_state, started_pids, tiny, tiny_stack
+
+
+def fault(action: str, **params: object) -> FaultSpec:
+    return FaultSpec.model_validate({action: {"target": "t", **params}})
+
+
+async def wait_until(condition: object, *, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.01)
+
+
+def accepts(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def pid_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "pids"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+async def platform(pid_dir: Path, tmp_path: Path) -> AsyncIterator[LocalPlatform]:
+    stack = tiny_stack(
+        pid_dir,
+        api=tiny("api", pid_dir),
+        stubborn=tiny("stubborn", pid_dir, "--ignore-term", stopGracePeriod="500ms"),
+        once=tiny("once", pid_dir, restart="never"),
+    )
+    platform = LocalPlatform(stack, log_dir=tmp_path / "logs")
+    async with platform:
+        yield platform
+    assert not [pid for pid in started_pids(pid_dir) if alive(pid)], "a process outlived close()"
+
+
+API = Workload(id="api")
+
+
+async def test_kill_is_a_crash_that_the_restart_policy_recovers_after_its_delay(
+    platform: LocalPlatform,
+) -> None:
+    address = await platform.endpoint(API, "tcp")
+    old_pid = platform.services["api"].pid
+    began = time.monotonic()
+    message = await platform.apply(fault("kill"), API)
+    assert f"SIGKILL to pid {old_pid}" in message
+    assert not accepts(address)
+    await wait_until(lambda: accepts(address))
+    assert 1.5 <= time.monotonic() - began < 2.5  # the stack's restartDelay is 1500ms
+    assert platform.services["api"].pid not in (None, old_pid)
+    assert platform.services["api"].restarts == 1
+
+
+async def test_kill_with_restart_never_stays_down(platform: LocalPlatform) -> None:
+    once = Workload(id="once")
+    await platform.apply(fault("kill"), once)
+    await asyncio.sleep(2.0)  # longer than the restart delay a restarting policy would use
+    assert platform.services["once"].pid is None
+    assert not accepts(await platform.endpoint(once, "tcp"))
+
+
+async def test_restart_reports_a_graceful_stop(platform: LocalPlatform) -> None:
+    old_pid = platform.services["api"].pid
+    message = await platform.apply(fault("restart", gracePeriod="2s"), API)
+    assert "stopped gracefully" in message
+    new_pid = platform.services["api"].pid
+    assert new_pid not in (None, old_pid)
+    assert old_pid is not None and not alive(old_pid)
+
+
+async def test_restart_of_a_service_ignoring_sigterm_reports_the_sigkill(
+    platform: LocalPlatform,
+) -> None:
+    stubborn = Workload(id="stubborn")
+    began = time.monotonic()
+    message = await platform.apply(fault("restart", gracePeriod="300ms"), stubborn)
+    assert "SIGKILL after 0.3" in message
+    assert 0.3 <= time.monotonic() - began < 1.5
+
+
+async def test_stop_holds_the_service_down_until_reverted(platform: LocalPlatform) -> None:
+    address = await platform.endpoint(API, "tcp")
+    await platform.apply(fault("stop"), API)
+    await asyncio.sleep(2.0)  # past the restart delay: the supervisor must not restart it
+    assert platform.services["api"].pid is None
+    await platform.revert(fault("stop"), API)
+    await wait_until(lambda: accepts(address))
+
+
+async def test_pause_stops_the_process_and_revert_resumes_it(platform: LocalPlatform) -> None:
+    pid = platform.services["api"].pid
+    assert pid is not None
+    await platform.apply(fault("pause"), API)
+    await wait_until(lambda: process_state(pid) == "T")
+    await platform.revert(fault("pause"), API)
+    await wait_until(lambda: process_state(pid) in ("S", "R"))
+
+
+async def test_select_by_labels_and_named_ports(platform: LocalPlatform) -> None:
+    assert [w.id for w in await platform.select({"app": "api"})] == ["api"]
+    assert len(await platform.select({})) == 3
+    assert await platform.select({"app": "nope"}) == []
+    with pytest.raises(LookupError, match="has no port named 'grpc'"):
+        await platform.endpoint(API, "grpc")
+
+
+async def test_a_service_that_cannot_start_is_named_with_its_output(
+    pid_dir: Path, tmp_path: Path
+) -> None:
+    stack = tiny_stack(
+        pid_dir,
+        base=tiny("base", pid_dir),
+        broken=tiny("broken", pid_dir, "--exit-at-start", dependsOn=["base"]),
+    )
+    with pytest.raises(ServiceStartFailed) as failure:
+        async with LocalPlatform(stack, log_dir=tmp_path / "logs"):
+            pass
+    assert failure.value.service == "broken"
+    assert "configuration error: refusing to start" in str(failure.value)
+    assert not [pid for pid in started_pids(pid_dir) if alive(pid)]
+
+
+async def test_a_program_that_does_not_exist_is_named(pid_dir: Path, tmp_path: Path) -> None:
+    stack = tiny_stack(pid_dir, ghost={"command": ["/nonexistent/ghost-service"]})
+    with pytest.raises(ServiceStartFailed, match="'ghost'.*cannot run '/nonexistent/ghost-service'"):
+        async with LocalPlatform(stack, log_dir=tmp_path / "logs"):
+            pass

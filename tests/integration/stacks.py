@@ -1,0 +1,72 @@
+"""Stacks of tiny services for the local platform's tests, and ways to see their processes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from test_coordinator.platforms.local.stack import StackSpec
+
+TINY_SERVICE = str(Path(__file__).with_name("tiny_service.py"))
+
+
+def tiny(name: str, pid_dir: Path, *extra: str, **fields: Any) -> dict[str, Any]:
+    """A stack entry for one tiny service on a free port, ready when its port accepts."""
+    return {
+        "command": [
+            sys.executable,
+            TINY_SERVICE,
+            "--port",
+            f"${{{name}.tcp}}",
+            "--pid-dir",
+            str(pid_dir),
+            *extra,
+        ],
+        "ports": {"tcp": 0},
+        "labels": {"app": name},
+        "ready": {"tcp": {"port": "tcp"}},
+        "restartDelay": "1500ms",
+        "stopGracePeriod": "2s",
+        **fields,
+    }
+
+
+def tiny_stack(pid_dir: Path, **services: dict[str, Any]) -> StackSpec:
+    return StackSpec.model_validate({"services": services})
+
+
+def started_pids(pid_dir: Path) -> list[int]:
+    return sorted(int(path.name) for path in pid_dir.iterdir())
+
+
+def process_state(pid: int) -> str | None:
+    """The kernel's state letter (R, S, T stopped, Z zombie), or None when the PID is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def alive(pid: int) -> bool:
+    return process_state(pid) not in (None, "Z", "X")
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+__all__ = [
+    "TINY_SERVICE",
+    "alive",
+    "parent_of",
+    "process_state",
+    "started_pids",
+    "tiny",
+    "tiny_stack",
+]

@@ -1,0 +1,45 @@
+"""A minimal service for platform and engine tests: a TCP listener that records its PID.
+
+python tiny_service.py --port N --pid-dir DIR [--start-delay S] [--ignore-term] [--exit-at-start]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--pid-dir", type=Path, required=True)
+    parser.add_argument("--start-delay", type=float, default=0.0)
+    parser.add_argument("--ignore-term", action="store_true")
+    parser.add_argument("--exit-at-start", action="store_true")
+    args = parser.parse_args()
+    (args.pid_dir / str(os.getpid())).touch()
+    print(f"tiny service pid {os.getpid()} starting on port {args.port}", flush=True)
+    if args.exit_at_start:
+        print("configuration error: refusing to start", flush=True)
+        sys.exit(4)
+    if args.ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    time.sleep(args.start_delay)
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", args.port))
+        server.listen()
+        while True:
+            connection, _ = server.accept()
+            connection.close()
+
+
+if __name__ == "__main__":
+    main()
