@@ -10,13 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from test_coordinator.platforms.local import stack
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free loopback port outside the range the kernel hands to outgoing connections."""
+    return stack.free_port()
 
 
 def wait_for_port(port: int, *, timeout: float = 10.0) -> None:

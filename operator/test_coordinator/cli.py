@@ -38,8 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; logs read better wider.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-    errors = Console(stderr=True, highlight=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         code: int = args.command(args, console)
     except TestCoordinatorError as error:

@@ -37,7 +37,13 @@ def tiny_stack(pid_dir: Path, **services: dict[str, Any]) -> StackSpec:
 
 
 def started_pids(pid_dir: Path) -> list[int]:
-    return sorted(int(path.name) for path in pid_dir.iterdir())
+    return sorted(int(path.name) for path in pid_dir.iterdir() if path.name.isdigit())
+
+
+def listening_since(pid_dir: Path, pid: int) -> float | None:
+    """Wall-clock time at which the process ``pid`` began to listen, if it did."""
+    stamp = pid_dir / f"{pid}.listening"
+    return float(stamp.read_text()) if stamp.exists() else None
 
 
 def process_state(pid: int) -> str | None:

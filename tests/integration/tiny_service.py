@@ -1,4 +1,5 @@
-"""A minimal service for platform and engine tests: a TCP listener that records its PID.
+"""A minimal service for platform and engine tests: answers HTTP 200 to any request on its
+port, records its PID in a directory, and can be slow to start or deaf to SIGTERM.
 
 python tiny_service.py --port N --pid-dir DIR [--start-delay S] [--ignore-term] [--exit-at-start]
 """
@@ -36,9 +37,13 @@ def main() -> None:
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.bind(("127.0.0.1", args.port))
         server.listen()
+        # When it began to listen, for benchmarks that compare reported and true recovery.
+        (args.pid_dir / f"{os.getpid()}.listening").write_text(repr(time.time()))
         while True:
             connection, _ = server.accept()
-            connection.close()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass, field
 
 from test_coordinator.checks import ProbeContext
@@ -36,6 +37,8 @@ from test_coordinator.scenario.status import (
 )
 
 __all__ = ["Abort", "run_scenario"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -127,7 +130,8 @@ class _Run:
             return Outcome(Ending.INVALID, str(error))
         if isinstance(error, TestCoordinatorError):
             return Outcome(Ending.ERROR, str(error))
-        raise error
+        log.error("run failed unexpectedly", exc_info=error)
+        return Outcome(Ending.ERROR, f"unexpected {type(error).__name__}: {error}")
 
     async def _flow(self) -> None:
         self.observer.stage("resolving targets")
@@ -237,11 +241,11 @@ class _Run:
             for w in await self._choose(step)
         ]
         since = time.monotonic()
-        await asyncio.gather(*(self._apply(entry) for entry in entries))
+        await _all_settled(self._apply(entry) for entry in entries)
         if step.duration:
             await asyncio.sleep(max(0.0, since + step.duration - time.monotonic()))
             since = time.monotonic()
-            await asyncio.gather(*(self._revert(entry) for entry in entries))
+            await _all_settled(self._revert(entry) for entry in entries)
         results = await asyncio.gather(
             *(self._poll(c, when=When.AFTER, step=step.name, since=since) for c in step.after)
         )
@@ -286,3 +290,12 @@ class _Run:
     def _skip_rest(self, *, after: StepStatus) -> None:
         for step in self.status.steps[self.status.steps.index(after) + 1 :]:
             step.message = f"skipped: step {after.name!r} did not recover"
+
+
+async def _all_settled(actions: Iterable[Awaitable[None]]) -> None:
+    """Await every action, then raise the first failure: unlike a bare ``gather``, nothing is
+    still in flight, about to apply a fault, when the caller goes on to revert."""
+    results = await asyncio.gather(*actions, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

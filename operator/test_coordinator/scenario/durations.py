@@ -1,4 +1,8 @@
-"""Durations as people write them in YAML: ``250ms``, ``30s``, ``5m``, ``1h``, ``1m30s``."""
+"""Durations as people write them in YAML: ``250ms``, ``30s``, ``5m``, ``1h``, ``1m30s``.
+
+Always a string with a unit, as in Kubernetes: a bare ``30`` is refused, because the CRD schema
+would refuse it too and "30 what?" is a question a scenario should not leave open.
+"""
 
 from __future__ import annotations
 
@@ -16,28 +20,29 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 
 
 def parse_duration(value: object) -> float:
-    """Seconds in ``value``; a bare number is taken as seconds."""
-    if isinstance(value, bool):
+    """Seconds in ``value``, a string with units: exactly what the CRD schema's pattern admits."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"expected a duration with a unit such as {abs(value)}s, got {value!r}")
+    if not isinstance(value, str) or not _WHOLE.fullmatch(value):
         raise ValueError(f"expected a duration such as 250ms, 30s or 5m, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
-        seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(value.strip()))
-    else:
-        raise ValueError(f"expected a duration such as 250ms, 30s or 5m, got {value!r}")
-    if seconds < 0:
-        raise ValueError(f"expected a duration of zero or more, got {value!r}")
-    return seconds
+    return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(value))
 
 
 def format_duration(seconds: float) -> str:
-    if seconds < 1 and seconds != int(seconds):
-        return f"{round(seconds * 1000)}ms"
-    if seconds < 60 or seconds % 60:
-        return f"{seconds:g}s"
-    if seconds % 3600:
-        return f"{seconds / 60:g}m"
-    return f"{seconds / 3600:g}h"
+    """The shortest text that ``parse_duration`` reads back as ``seconds``."""
+    if seconds == 0:
+        return "0s"
+    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{int(seconds / size)}{unit}"
+    if seconds >= 1:
+        return f"{_plain(seconds)}s"
+    return f"{_plain(seconds * 1000)}ms"
+
+
+def _plain(number: float) -> str:
+    """``number`` in positional notation (never ``1e+06``), without trailing zeros."""
+    return f"{number:.6f}".rstrip("0").rstrip(".")
 
 
 def _validate(value: Any) -> float:

@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from test_coordinator.errors import ScenarioInvalid
-from test_coordinator.scenario.model import Addressed, ChaosScenario, HttpProbe, Probe
+from test_coordinator.scenario.model import Addressed, ChaosScenario, HttpProbe, Probe, TcpProbe
 
 __all__ = ["Loc", "load_scenario", "load_yaml", "parse_scenario", "read_yaml"]
 
@@ -110,8 +110,10 @@ def _address_problems(
     for where, address in addressed:
         if address.target is not None and address.target not in targets:
             yield (*where, "target"), unknown(address.target)
-        elif address.address is None and (address.target is None or address.port is None):
-            yield where, "expected target and port, or address (host:port)"
+        elif address.address is None and address.target is None:
+            yield where, "expected target (and port), or address (host:port)"
+        elif address.address is None and address.port is None and isinstance(spec, TcpProbe):
+            yield where, "a tcp check of a target needs a port (a number or a port name)"
 
 
 def format_errors(error: ValidationError, *, data: Any, source: str) -> list[str]:
@@ -204,4 +206,8 @@ def _dotted(loc: Loc) -> str:
 
 
 def _kind(value: object) -> str:
-    return "nothing" if value is None else type(value).__name__
+    if value is None:
+        return "nothing"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"

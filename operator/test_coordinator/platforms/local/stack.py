@@ -18,10 +18,11 @@ services:
 
 from __future__ import annotations
 
+import random
 import re
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +34,14 @@ from test_coordinator.scenario.durations import Duration
 from test_coordinator.scenario.loading import format_errors, load_yaml, read_yaml
 from test_coordinator.scenario.model import NonEmptyStr, Probe, SpecModel
 
-__all__ = ["ServiceSpec", "StackSpec", "allocate_ports", "load_stack", "resolve_placeholders"]
+__all__ = [
+    "ServiceSpec",
+    "StackSpec",
+    "allocate_ports",
+    "free_port",
+    "load_stack",
+    "resolve_placeholders",
+]
 
 BUNDLED = {"demo": "demo/stack.yaml"}
 
@@ -138,10 +146,14 @@ _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 
 def allocate_ports(stack: StackSpec) -> dict[str, dict[str, int]]:
     """Every service's ports, with each 0 replaced by a port that is free on loopback now."""
-    return {
-        name: {port: number or _free_port() for port, number in service.ports.items()}
-        for name, service in stack.services.items()
-    }
+    taken = {number for service in stack.services.values() for number in service.ports.values()}
+    ports: dict[str, dict[str, int]] = {}
+    for name, service in stack.services.items():
+        ports[name] = {}
+        for port, number in service.ports.items():
+            ports[name][port] = number or free_port(avoid=taken)
+            taken.add(ports[name][port])
+    return ports
 
 
 def resolve_placeholders(text: str, ports: Mapping[str, Mapping[str, int]], *, where: str) -> str:
@@ -159,8 +171,30 @@ def resolve_placeholders(text: str, ports: Mapping[str, Mapping[str, int]], *, w
     return _PLACEHOLDER.sub(substitute, text)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port(*, avoid: Collection[int] = ()) -> int:
+    """A loopback port free now, below the kernel's ephemeral range.
+
+    A port from ``bind(0)`` comes from the ephemeral range, where the kernel also picks the
+    source ports of outgoing connections: between choosing it and the service binding it,
+    any client (a Redis connection, a health probe) may take it. Below that range only
+    listeners compete.
+    """
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 20000), low)
+        if port in avoid:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free loopback port below the ephemeral range")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from test_coordinator.errors import ServiceStartFailed
 from test_coordinator.platforms import Workload
 from test_coordinator.platforms.local import LocalPlatform
 from test_coordinator.scenario.model import FaultSpec
+
 from tests.integration.stacks import alive, process_state, started_pids, tiny, tiny_stack
 
 
@@ -148,6 +148,8 @@ async def test_a_service_that_cannot_start_is_named_with_its_output(
 
 async def test_a_program_that_does_not_exist_is_named(pid_dir: Path, tmp_path: Path) -> None:
     stack = tiny_stack(pid_dir, ghost={"command": ["/nonexistent/ghost-service"]})
-    with pytest.raises(ServiceStartFailed, match="'ghost'.*cannot run '/nonexistent/ghost-service'"):
+    with pytest.raises(
+        ServiceStartFailed, match=r"'ghost'.*cannot run '/nonexistent/ghost-service'"
+    ):
         async with LocalPlatform(stack, log_dir=tmp_path / "logs"):
             pass

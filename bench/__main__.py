@@ -1,0 +1,15 @@
+"""`make bench`: every benchmark, one after the other, each printing its figures."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench import recovery
+
+
+def main() -> None:
+    asyncio.run(recovery.main())
+
+
+if __name__ == "__main__":
+    main()

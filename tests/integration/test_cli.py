@@ -1,0 +1,237 @@
+"""The CLI as a user runs it: a real process, real exit codes, real signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.integration.stacks import alive, process_state, started_pids, tiny
+
+CLI = [sys.executable, "-m", "test_coordinator.cli"]
+
+
+def write_scenario(directory: Path, name: str, spec: dict[str, object]) -> Path:
+    path = directory / f"{name}.yaml"
+    document = {
+        "apiVersion": "chaos.tse.dev/v1alpha1",
+        "kind": "ChaosScenario",
+        "metadata": {"name": name, "annotations": {"chaos.tse.dev/local-stack": "stack.yaml"}},
+        "spec": {"targets": {"api": {"selector": {"app": "api"}}}, **spec},
+    }
+    path.write_text(json.dumps(document, indent=2))  # JSON is YAML too
+    return path
+
+
+@pytest.fixture
+def pid_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "pids"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, pid_dir: Path) -> Path:
+    stack = {"services": {"api": tiny("api", pid_dir), "db": tiny("db", pid_dir)}}
+    (tmp_path / "stack.yaml").write_text(json.dumps(stack))
+    return tmp_path
+
+
+def run_cli(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def wait_for(condition: object, *, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+CRASH_API = {
+    "steps": [
+        {
+            "name": "crash api",
+            "fault": {"kill": {"target": "api"}},
+            "after": [
+                {"name": "api back", "tcp": {"target": "api", "port": "tcp"}, "within": "10s"}
+            ],
+        }
+    ]
+}
+
+
+def test_run_passes_and_writes_json_and_junit(workdir: Path, pid_dir: Path) -> None:
+    path = write_scenario(workdir, "crash", CRASH_API)
+    result = run_cli("run", path, "--json", workdir / "r.json", "--junit", workdir / "r.xml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Pass" in result.stdout and "api back" in result.stdout
+    document = json.loads((workdir / "r.json").read_text())
+    assert document["status"]["phase"] == "Succeeded"
+    assert document["status"]["recoverySeconds"] >= 1.5
+    assert document["spec"]["steps"][0]["after"][0]["within"] == "10s"
+    suite = ET.parse(workdir / "r.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("name") == "crash" and suite.get("failures") == "0"
+    assert not [pid for pid in started_pids(pid_dir) if alive(pid)]
+
+
+def test_failed_check_exits_1_with_a_junit_failure(workdir: Path, pid_dir: Path) -> None:
+    spec = {
+        "steps": [
+            {
+                "name": "crash api",
+                "fault": {"kill": {"target": "api"}},
+                "after": [
+                    {"name": "api instantly back", "tcp": {"target": "api", "port": "tcp"}},
+                    {"name": "api back", "tcp": {"target": "api", "port": "tcp"}, "within": "5s"},
+                ],
+            }
+        ]
+    }
+    spec["steps"][0]["after"][0]["within"] = "200ms"  # type: ignore[index]
+    path = write_scenario(workdir, "too-fast", spec)
+    result = run_cli("run", path, "--junit", workdir / "r.xml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "api instantly back" in result.stdout
+    failures = ET.parse(workdir / "r.xml").getroot().findall(".//failure")
+    assert len(failures) == 1
+    assert "not passing within 200ms" in (failures[0].get("message") or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("spec: [unclosed", ":1: malformed YAML"),
+        (
+            "apiVersion: chaos.tse.dev/v1alpha1\nkind: ChaosScenario\nmetadata: {name: x}\n"
+            "spec:\n  targets: {api: {selector: {app: api}, mdoe: one}}\n"
+            "  steps: [{name: s, fault: {kill: {target: api}}}]\n",
+            ":5: spec.targets.api.mdoe: unknown field",
+        ),
+        (
+            "apiVersion: chaos.tse.dev/v1alpha1\nkind: ChaosScenario\nmetadata: {name: x}\n"
+            "spec:\n  targets: {api: {selector: {}}}\n"
+            "  steps: [{name: s, fault: {kill: {target: api}}}]\n",
+            ":5: spec.targets.api.selector: an empty selector would select everything",
+        ),
+        (
+            "apiVersion: chaos.tse.dev/v1alpha1\nkind: ChaosScenario\nmetadata: {name: x}\n"
+            "spec:\n  targets: {api: {selector: {app: api}}}\n"
+            "  steps: [{name: s, fault: {pause: {target: api}}, duration: soon}]\n",
+            ":6: spec.steps[0].duration: expected a duration such as 250ms, 30s or 5m, got 'soon'",
+        ),
+        (
+            "apiVersion: chaos.tse.dev/v1alpha1\nkind: ChaosScenario\nmetadata: {name: x}\n"
+            "spec:\n  targets: {api: {selector: {app: api}}}\n"
+            "  steps: [{name: s, fault: {kill: {target: db}}}]\n",
+            ":6: spec.steps[0].fault.kill.target: names target 'db'",
+        ),
+    ],
+)
+def test_bad_input_exits_2_naming_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    for command in ("run", "validate"):
+        result = run_cli(command, path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        output = result.stdout + result.stderr
+        assert f"{path}{expected}" in output
+        assert "Traceback" not in output
+
+
+def test_a_missing_file_exits_2(tmp_path: Path) -> None:
+    result = run_cli("run", tmp_path / "nope.yaml")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'nope.yaml'}: cannot read: No such file or directory" in result.stderr
+
+
+def test_a_selection_wider_than_the_stack_exits_2_before_any_fault(
+    workdir: Path, pid_dir: Path
+) -> None:
+    path = write_scenario(workdir, "wide", CRASH_API)
+    document = json.loads(path.read_text())
+    document["spec"]["targets"]["api"] = {"selector": {"app": "api"}, "mode": "fixed", "value": 3}
+    path.write_text(json.dumps(document))
+    result = run_cli("run", path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "spec.targets.api: mode fixed 3 needs 3 workloads; app=api selects only 1" in (
+        result.stdout
+    )
+    assert len(started_pids(pid_dir)) == 2  # each service started once, none killed and restarted
+
+
+def test_a_service_that_cannot_start_exits_3_with_its_output(workdir: Path, pid_dir: Path) -> None:
+    stack = {"services": {"api": tiny("api", pid_dir, "--exit-at-start")}}
+    (workdir / "stack.yaml").write_text(json.dumps(stack))
+    result = run_cli("run", write_scenario(workdir, "crash", CRASH_API))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "service 'api' did not start: exited with code 4" in result.stderr
+    assert "configuration error: refusing to start" in result.stderr
+
+
+PAUSE_API = {"steps": [{"name": "freeze", "fault": {"pause": {"target": "api"}}, "duration": "5m"}]}
+
+
+def test_ctrl_c_during_a_pause_resumes_it_and_leaves_no_process(
+    workdir: Path, pid_dir: Path
+) -> None:
+    path = write_scenario(workdir, "freeze", PAUSE_API)
+    runner = subprocess.Popen(
+        [*CLI, "run", str(path), "--json", str(workdir / "r.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: any(process_state(pid) == "T" for pid in started_pids(pid_dir)))
+        runner.send_signal(signal.SIGINT)
+        output, _ = runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    assert runner.returncode == 130, output
+    assert not [pid for pid in started_pids(pid_dir) if alive(pid)]
+    status = json.loads((workdir / "r.json").read_text())["status"]
+    assert status["phase"] == "Aborted"
+    assert status["message"] == "aborted: interrupted by SIGINT"
+    assert status["faults"][0]["revertedAt"]
+
+
+def test_no_orphan_survives_a_killed_runner(workdir: Path, pid_dir: Path) -> None:
+    path = write_scenario(workdir, "freeze", PAUSE_API)
+    runner = subprocess.Popen(
+        [*CLI, "run", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: any(process_state(pid) == "T" for pid in started_pids(pid_dir)))
+    finally:
+        runner.send_signal(signal.SIGKILL)  # no clean-up code of ours runs after this
+        runner.wait()
+    pids = started_pids(pid_dir)
+    assert len(pids) == 2
+    wait_for(lambda: not [pid for pid in pids if alive(pid)], timeout=5)
+
+
+def test_validate_accepts_every_shipped_scenario() -> None:
+    scenarios = sorted(Path("scenarios/local").glob("*.yaml"))
+    scenarios = [path for path in scenarios if "stack" not in path.name]
+    assert len(scenarios) >= 3
+    result = run_cli("validate", *scenarios)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("valid") == len(scenarios)
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("run", "validate", "demo"):
+        assert command in result.stdout
