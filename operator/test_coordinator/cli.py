@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -21,8 +21,15 @@ from test_coordinator.engine import Abort, run_scenario
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
 from test_coordinator.platforms import Platform
 from test_coordinator.platforms.local import LocalPlatform, load_stack
-from test_coordinator.report import TerminalObserver, render_summary, write_json, write_junit
-from test_coordinator.scenario import ChaosScenario, Phase, ScenarioStatus, load_scenario
+from test_coordinator.report import (
+    TerminalObserver,
+    render_suite,
+    render_summary,
+    write_json,
+    write_junit,
+)
+from test_coordinator.scenario import KIND, ChaosScenario, Phase, ScenarioStatus, load_scenario
+from test_coordinator.scenario.loading import read_yaml
 
 __all__ = ["main"]
 
@@ -39,13 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; logs read better wider.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120, soft_wrap=True)
-    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         code: int = args.command(args, console)
     except TestCoordinatorError as error:
-        errors.print(f"[red]error:[/red] {error}", markup=True)
+        _stderr().print(f"[red]error:[/red] {error}")
         return error.exit_code
     return code
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,13 +65,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a scenario")
-    run.add_argument("file", type=Path, help="a ChaosScenario YAML file")
+    run = commands.add_parser("run", help="run scenarios, one after another")
+    run.add_argument(
+        "paths", type=Path, nargs="+", help="ChaosScenario YAML files, or directories of them"
+    )
     _add_run_options(run)
     run.set_defaults(command=_run_command)
 
     validate = commands.add_parser("validate", help="check scenario files without running them")
-    validate.add_argument("files", type=Path, nargs="+")
+    validate.add_argument("paths", type=Path, nargs="+", help="files or directories")
     validate.set_defaults(command=_validate_command)
 
     demo = commands.add_parser(
@@ -74,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     if parser.prog.endswith(" run"):
-        parser.add_argument("--platform", choices=["local"], default="local")
+        parser.add_argument("--platform", choices=sorted(PLATFORMS), default="local")
         parser.add_argument(
             "--stack",
             help=f"local stack file (default: the scenario's {STACK_ANNOTATION} "
@@ -86,21 +98,21 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_command(args: argparse.Namespace, console: Console) -> int:
-    return _run_file(args.file, args, console)
+    return _run_suite(_scenario_files(args.paths), args, console)
 
 
 def _demo_command(args: argparse.Namespace, console: Console) -> int:
     scenario = resources.files("test_coordinator").joinpath("demo/scenario.yaml")
     with resources.as_file(scenario) as path:
-        return _run_file(path, args, console)
+        return _run_suite([path], args, console)
 
 
 def _validate_command(args: argparse.Namespace, console: Console) -> int:
     code = 0
-    for path in args.files:
+    for path in _scenario_files(args.paths):
         try:
             scenario = load_scenario(path)
-            _local_stack_of(scenario, path, override=None)
+            _local_platform(scenario, path, args=None)
         except ScenarioInvalid as error:
             console.print(f"[red]invalid[/red] {error}")
             code = ScenarioInvalid.exit_code
@@ -111,34 +123,87 @@ def _validate_command(args: argparse.Namespace, console: Console) -> int:
     return code
 
 
-def _local_stack_of(scenario: ChaosScenario, path: Path, *, override: str | None) -> LocalPlatform:
+def _scenario_files(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; in a directory, its YAML files that hold a ChaosScenario (not stacks)."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+        files += [file for file in found if _holds_scenario(file)]
+        if not found:
+            raise ScenarioInvalid(f"{path}: no scenario files (*.yaml) in this directory")
+    return files
+
+
+def _holds_scenario(path: Path) -> bool:
+    try:
+        document = read_yaml(path)
+    except ScenarioInvalid:
+        return True  # let loading report it, with its line
+    return isinstance(document, Mapping) and document.get("kind") == KIND
+
+
+def _local_platform(
+    scenario: ChaosScenario, path: Path, *, args: argparse.Namespace | None
+) -> LocalPlatform:
+    override = getattr(args, "stack", None)
     reference = override or scenario.metadata.annotations.get(STACK_ANNOTATION)
     if reference is not None and reference != "demo" and override is None:
         reference = str(path.parent / reference)  # relative to the scenario, like an include
-    return LocalPlatform(load_stack(reference))
+    platform = LocalPlatform(load_stack(reference))
+    if args is not None and args.log_dir:
+        platform.log_dir = args.log_dir / scenario.metadata.name
+    return platform
 
 
-def _run_file(path: Path, args: argparse.Namespace, console: Console) -> int:
+PLATFORMS: dict[str, Callable[[ChaosScenario, Path, argparse.Namespace], Platform]] = {
+    "local": lambda scenario, path, args: _local_platform(scenario, path, args=args),
+}
+
+
+def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console) -> int:
+    """Run each scenario in turn; the exit code is the worst of them."""
+    results: list[tuple[ChaosScenario, ScenarioStatus]] = []
+    codes: list[int] = []
+    for path in files:
+        try:
+            code, result = _run_file(path, args, console)
+        except TestCoordinatorError as error:
+            _stderr().print(f"[red]error:[/red] {error}")
+            code, result = error.exit_code, None
+        codes.append(code)
+        if result is not None:
+            results.append(result)
+        if code == EXIT_INTERRUPTED:
+            break
+    if len(files) > 1:
+        render_suite(console, [(path, code) for path, code in zip(files, codes, strict=False)])
+    if args.json and results:
+        write_json(args.json, results)
+    if args.junit and results:
+        write_junit(args.junit, results)
+    return EXIT_INTERRUPTED if EXIT_INTERRUPTED in codes else max(codes, default=0)
+
+
+def _run_file(
+    path: Path, args: argparse.Namespace, console: Console
+) -> tuple[int, tuple[ChaosScenario, ScenarioStatus] | None]:
     scenario = load_scenario(path)
-    platform = _local_stack_of(scenario, path, override=args.stack)
-    if args.log_dir:
-        platform.log_dir = args.log_dir
-    console.print(f"service logs: {platform.log_dir}", style="dim")
+    platform = PLATFORMS[args.platform](scenario, path, args)
+    if isinstance(platform, LocalPlatform):
+        console.print(f"service logs: {platform.log_dir}", style="dim")
     status, interrupted = asyncio.run(_run_on(platform, scenario, console))
     if status is None:
-        console.print("interrupted before the run began; the stack was stopped")
-        return EXIT_INTERRUPTED
+        console.print("interrupted before the run began; everything started was stopped")
+        return EXIT_INTERRUPTED, None
     render_summary(console, scenario.metadata.name, status)
     if status.phase is Phase.INVALID:
         console.print(f"[red]invalid[/red] {path}: {status.message}")
-    results = [(scenario, status)]
-    if args.json:
-        write_json(args.json, results)
-    if args.junit:
-        write_junit(args.junit, results)
     if interrupted:
-        return EXIT_INTERRUPTED
-    return _EXIT_BY_PHASE.get(status.phase, 3)
+        return EXIT_INTERRUPTED, (scenario, status)
+    return _EXIT_BY_PHASE.get(status.phase, 3), (scenario, status)
 
 
 async def _run_on(

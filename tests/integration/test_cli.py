@@ -235,3 +235,18 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("run", "validate", "demo"):
         assert command in result.stdout
+
+
+def test_a_directory_runs_as_a_suite_with_the_worst_exit_code(workdir: Path) -> None:
+    write_scenario(workdir, "a-passes", CRASH_API)
+    failing = json.loads(json.dumps(CRASH_API))
+    failing["steps"][0]["after"][0]["within"] = "100ms"
+    write_scenario(workdir, "b-fails", failing)
+    result = run_cli("run", workdir, "--junit", workdir / "suite.xml", "--json", workdir / "r.json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "resilience suite" in result.stdout
+    suites = ET.parse(workdir / "suite.xml").getroot().findall("testsuite")
+    assert [suite.get("name") for suite in suites] == ["a-passes", "b-fails"]
+    assert [suite.get("failures") for suite in suites] == ["0", "1"]
+    items = json.loads((workdir / "r.json").read_text())["items"]
+    assert [item["status"]["verdict"] for item in items] == ["Pass", "Fail"]

@@ -5,7 +5,9 @@ On a terminal, rich colours and a spinner; elsewhere (CI logs, pipes) plain time
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.status import Status
@@ -16,7 +18,7 @@ from test_coordinator.engine.observer import RunObserver
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.status import CheckStatus, ScenarioStatus, Verdict
 
-__all__ = ["TerminalObserver", "render_summary"]
+__all__ = ["TerminalObserver", "render_suite", "render_summary"]
 
 _VERDICT_STYLE = {Verdict.PASS: "bold green", Verdict.FAIL: "bold red"}
 
@@ -86,3 +88,16 @@ def render_summary(console: Console, name: str, status: ScenarioStatus) -> None:
         f"  recovery {status.recovery_seconds:.2f}s" if status.recovery_seconds is not None else ""
     )
     console.print(f"[{style}]{verdict}[/{style}]{recovery}  {status.message}", highlight=False)
+
+
+_OUTCOME_BY_EXIT = {0: "[green]pass[/green]", 1: "[red]FAIL[/red]", 2: "[red]INVALID[/red]"}
+
+
+def render_suite(console: Console, outcomes: Sequence[tuple[Path, int]]) -> None:
+    """One line per scenario of a suite, after their own summaries."""
+    table = Table(title="resilience suite", title_justify="left")
+    table.add_column("scenario", overflow="fold")
+    table.add_column("result")
+    for path, code in outcomes:
+        table.add_row(str(path), _OUTCOME_BY_EXIT.get(code, f"[red]ERROR (exit {code})[/red]"))
+    console.print(table)
