@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.12 python3.11 python3; do \
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: install system-deps demo test lint bench crd proto clean
+.PHONY: install system-deps demo compose-demo test lint bench crd proto clean kind-up deploy e2e
 
 install: $(STAMP)
 
@@ -28,6 +28,13 @@ system-deps:
 demo: install system-deps
 	$(BIN)/test-coordinator demo
 
+# The demo stack as a compose project (compose.yaml; needs Docker and a registry for the base
+# images): up, crash the risk monitor from test-coordinator's own container, down again.
+COMPOSE ?= docker compose
+compose-demo:
+	$(COMPOSE) up -d --build && $(COMPOSE) run --rm chaos; \
+		status=$$?; $(COMPOSE) down --timeout 5; exit $$status
+
 test: install system-deps
 	$(BIN)/pytest
 
@@ -42,6 +49,27 @@ bench: install system-deps
 
 crd: install
 	$(BIN)/test-coordinator crd > crds/chaosscenario.yaml
+
+# Kubernetes (needs kind, kubectl and Docker): a kind cluster with the image built and loaded,
+# the CRD and the operator deployed, and the demo trading stack in namespace `trading`.
+KIND_CLUSTER ?= test-coordinator
+IMAGE ?= test-coordinator:dev
+kind-up:
+	kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER)
+	docker build -t $(IMAGE) .
+	kind load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+	$(MAKE) deploy
+	kubectl apply -k manifests/demo/
+
+deploy:
+	kubectl apply -f crds/
+	kubectl wait --for condition=established --timeout=60s crd/chaosscenarios.chaos.tse.dev
+	kubectl apply -k manifests/
+	kubectl -n test-coordinator-system rollout status deployment/test-coordinator --timeout=120s
+
+# The operator flows against the cluster KUBECONFIG points at (make kind-up first).
+e2e: install
+	KUBECONFIG=$${KUBECONFIG:-$$HOME/.kube/config} $(BIN)/pytest tests/e2e
 
 # The generated gRPC modules are committed; tests/unit/demo/test_protos.py fails when they drift.
 proto: install

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import recovery
+from bench import compose, kubernetes, recovery
 
 
 def main() -> None:
     asyncio.run(recovery.main())
+    asyncio.run(compose.main())
+    asyncio.run(kubernetes.main())
 
 
 if __name__ == "__main__":

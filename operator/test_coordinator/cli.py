@@ -1,4 +1,4 @@
-"""``test-coordinator``: run, validate and demo; a thin front end over the engine.
+"""``test-coordinator``: run, validate, demo and get; a thin front end over the engine.
 
 Exit codes: 0 pass, 1 fail (or inconclusive, or aborted), 2 invalid input, 3 platform or
 runtime error, 130 interrupted.
@@ -12,28 +12,39 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
 
+from test_coordinator.controller.settings import OperatorSettings
+from test_coordinator.controller.settings import add_arguments as add_operator_arguments
 from test_coordinator.engine import Abort, run_scenario
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
 from test_coordinator.platforms import Platform
+from test_coordinator.platforms.compose import ComposePlatform, project_name
 from test_coordinator.platforms.local import LocalPlatform, load_stack
 from test_coordinator.report import (
     TerminalObserver,
+    read_results,
     render_suite,
     render_summary,
+    scenario_table,
+    write_html,
     write_json,
     write_junit,
+    write_markdown,
+    write_status,
 )
 from test_coordinator.scenario import KIND, ChaosScenario, Phase, ScenarioStatus, load_scenario
+from test_coordinator.scenario.crd import render_crd
 from test_coordinator.scenario.loading import read_yaml
 
 __all__ = ["main"]
 
 STACK_ANNOTATION = "chaos.tse.dev/local-stack"
+DEMO_REPORT = Path("reports/risk-monitor-crash.html")
 EXIT_INTERRUPTED = 130
 _EXIT_BY_PHASE = {Phase.SUCCEEDED: 0, Phase.FAILED: 1, Phase.ABORTED: 1, Phase.INVALID: 2}
 
@@ -80,8 +91,45 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="start the demo trading stack locally and crash its risk monitor"
     )
     _add_run_options(demo)
-    demo.set_defaults(command=_demo_command, platform="local", stack=None)
+    demo.set_defaults(
+        command=_demo_command, platform="local", stack=None, project=None, write_status=False
+    )
+
+    demo.set_defaults(html=DEMO_REPORT)
+
+    report = commands.add_parser(
+        "report", help="render a result saved with --json as an HTML page or Markdown summary"
+    )
+    report.add_argument("result", type=Path, help="the JSON result (one run, or a suite's)")
+    _add_report_options(report)
+    report.set_defaults(command=_report_command)
+
+    get = commands.add_parser(
+        "get", help="list scenario files with their written-back status, like kubectl get"
+    )
+    get.add_argument(
+        "paths", type=Path, nargs="*", default=[Path()], help="files or directories (default: .)"
+    )
+    get.set_defaults(command=_get_command)
+
+    crd = commands.add_parser("crd", help="print the ChaosScenario CRD, generated from the model")
+    crd.set_defaults(command=_crd_command)
+
+    operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
+    add_operator_arguments(operator)
+    operator.set_defaults(command=_operator_command)
     return parser
+
+
+def _crd_command(args: argparse.Namespace, console: Console) -> int:
+    sys.stdout.write(render_crd())
+    return 0
+
+
+def _operator_command(args: argparse.Namespace, console: Console) -> int:
+    from test_coordinator.controller import run_operator  # kopf loads only for this command
+
+    return run_operator(OperatorSettings.from_args(args))
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -92,8 +140,19 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
             help=f"local stack file (default: the scenario's {STACK_ANNOTATION} "
             "annotation, else the bundled demo stack)",
         )
+        parser.add_argument(
+            "--project",
+            help="compose project (default: COMPOSE_PROJECT_NAME, else the project of the "
+            "compose file in the working directory or above it)",
+        )
+        parser.add_argument(
+            "--write-status",
+            action="store_true",
+            help="write the run's status into each scenario file, keeping the rest of it",
+        )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the result as JSON")
     parser.add_argument("--junit", type=Path, metavar="OUT", help="write JUnit XML")
+    _add_report_options(parser)
     parser.add_argument("--log-dir", type=Path, help="where service output goes (local)")
 
 
@@ -119,6 +178,7 @@ def _validate_command(args: argparse.Namespace, console: Console) -> int:
             continue
         spec = scenario.spec
         checks = len(spec.steady_state) + len(spec.during) + sum(len(s.after) for s in spec.steps)
+        checks += len(spec.audit)
         console.print(f"[green]valid[/green] {path}: {len(spec.steps)} steps, {checks} checks")
     return code
 
@@ -160,6 +220,7 @@ def _local_platform(
 
 PLATFORMS: dict[str, Callable[[ChaosScenario, Path, argparse.Namespace], Platform]] = {
     "local": lambda scenario, path, args: _local_platform(scenario, path, args=args),
+    "compose": lambda scenario, path, args: ComposePlatform(args.project or project_name(Path())),
 }
 
 
@@ -184,7 +245,48 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
         write_json(args.json, results)
     if args.junit and results:
         write_junit(args.junit, results)
+    if results and not _write_reports(args, results, console):
+        codes.append(TestCoordinatorError.exit_code)
     return EXIT_INTERRUPTED if EXIT_INTERRUPTED in codes else max(codes, default=0)
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--html", type=Path, metavar="OUT", help="write one HTML page with a timeline chart"
+    )
+    parser.add_argument(
+        "--markdown", type=Path, metavar="OUT", help="write a short Markdown summary (for CI)"
+    )
+
+
+def _report_command(args: argparse.Namespace, console: Console) -> int:
+    if not args.html and not args.markdown:
+        raise ScenarioInvalid("report: nothing to write: give --html OUT, --markdown OUT or both")
+    results = read_results(args.result)
+    return 0 if _write_reports(args, results, console) else TestCoordinatorError.exit_code
+
+
+def _write_reports(
+    args: argparse.Namespace,
+    results: Sequence[tuple[ChaosScenario, ScenarioStatus]],
+    console: Console,
+) -> bool:
+    """The reports for people, and where they went; False when one could not be written."""
+    written = True
+    for path, write, what in (
+        (args.html, write_html, "HTML report"),
+        (args.markdown, write_markdown, "Markdown summary"),
+    ):
+        if path is None:
+            continue
+        try:
+            write(path, results)
+        except OSError as error:
+            _stderr().print(f"[red]error:[/red] cannot write {path}: {error.strerror or error}")
+            written = False
+        else:
+            console.print(f"{what}: {path.resolve()}")
+    return written
 
 
 def _run_file(
@@ -199,11 +301,30 @@ def _run_file(
         console.print("interrupted before the run began; everything started was stopped")
         return EXIT_INTERRUPTED, None
     render_summary(console, scenario.metadata.name, status)
+    if args.write_status:
+        write_status(path, scenario, status)
+        console.print(f"status written to {path}", style="dim")
     if status.phase is Phase.INVALID:
         console.print(f"[red]invalid[/red] {path}: {status.message}")
     if interrupted:
         return EXIT_INTERRUPTED, (scenario, status)
     return _EXIT_BY_PHASE.get(status.phase, 3), (scenario, status)
+
+
+def _get_command(args: argparse.Namespace, console: Console) -> int:
+    scenarios, code = [], 0
+    for path in _scenario_files(args.paths):
+        try:
+            scenarios.append(load_scenario(path))
+        except ScenarioInvalid as error:
+            _stderr().print(f"[red]invalid[/red] {error}")
+            code = ScenarioInvalid.exit_code
+    if scenarios:
+        table = scenario_table(scenarios, now=datetime.now(UTC))
+        console.print(table, markup=False, highlight=False, soft_wrap=True)
+    elif code == 0:
+        console.print(f"no scenario files in {', '.join(map(str, args.paths))}")
+    return code
 
 
 async def _run_on(

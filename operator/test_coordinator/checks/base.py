@@ -15,6 +15,7 @@ from test_coordinator.scenario.status import utcnow
 
 __all__ = [
     "MAX_OBSERVED",
+    "Baseline",
     "EndpointResolver",
     "NoEndpoint",
     "Observation",
@@ -26,6 +27,7 @@ __all__ = [
     "resolve",
     "short",
     "split_host_port",
+    "unavailable",
 ]
 
 MAX_OBSERVED = 120
@@ -36,6 +38,9 @@ class Observation:
     passed: bool
     observed: str  # what was seen, short enough for a table cell: "SERVING", "HTTP 503 in 12ms"
     at: datetime = field(default_factory=utcnow)
+    # The check could not look (its audit trail was unreachable): the failure says nothing
+    # about the system, and a run that fails only on such checks is Inconclusive.
+    inconclusive: bool = False
 
 
 class EndpointResolver(Protocol):
@@ -47,12 +52,25 @@ class EndpointResolver(Protocol):
 
     async def endpoints(self, target: str | None, port: int | str) -> list[str]: ...
 
+    async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
+        """Whether a workload (a Deployment, a stack service) is fully up, and what was seen."""
+        ...
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a check saw as the run began, so that it can judge what came after (``noLoss``)."""
+
+    position: str | None  # where the record stood (a stream entry id); None: it could not look
+    problem: str = ""  # why it could not look
+
 
 @dataclass(frozen=True)
 class ProbeContext:
     resolver: EndpointResolver
     # Wall-clock time (unix seconds) of the step's fault: a `newInstance` registration is newer.
     since: float | None = None
+    baseline: Baseline | None = None
 
 
 class NoEndpoint(LookupError):
@@ -71,6 +89,11 @@ def short(text: str, limit: int = MAX_OBSERVED) -> str:
 
 def failed(observed: str) -> Observation:
     return Observation(passed=False, observed=short(observed))
+
+
+def unavailable(observed: str) -> Observation:
+    """A failure to look at all (an audit trail that cannot be read), not a finding."""
+    return Observation(passed=False, observed=short(observed), inconclusive=True)
 
 
 def format_elapsed(seconds: float) -> str:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from test_coordinator.checks import Observation, ProbeContext, observe
 from test_coordinator.scenario.model import DuringCheck, Probe
 from test_coordinator.scenario.status import CheckStatus, When
 
-__all__ = ["ContinuousCheck", "Polled", "poll_until_pass"]
+__all__ = ["ContinuousCheck", "OnObservation", "Polled", "poll_until_pass"]
+
+OnObservation = Callable[[float, Observation], None]
+"""Told of every observation, with the wall-clock time (unix seconds) at which it began."""
 
 
 @dataclass(frozen=True)
@@ -21,15 +26,22 @@ class Polled:
 
 
 async def poll_until_pass(
-    probe: Probe, context: ProbeContext, *, within: float, interval: float
+    probe: Probe,
+    context: ProbeContext,
+    *,
+    within: float,
+    interval: float,
+    on_observation: OnObservation | None = None,
 ) -> Polled:
     """Observe every ``interval`` until one passes or ``within`` has gone by (0: observe once)."""
     deadline = time.monotonic() + within
     count = 0
     while True:
-        began = time.monotonic()
+        began, began_wall = time.monotonic(), time.time()
         observation = await observe(probe, context)
         count += 1
+        if on_observation is not None:
+            on_observation(began_wall, observation)
         if observation.passed:
             return Polled(observation, count, passed_at=began)
         if began + interval >= deadline:
@@ -37,53 +49,81 @@ async def poll_until_pass(
         await asyncio.sleep(max(0.0, began + interval - time.monotonic()))
 
 
+@dataclass(frozen=True)
+class _Sample:
+    began: float  # monotonic
+    began_wall: float
+    observation: Observation
+
+
 @dataclass
 class ContinuousCheck:
-    """A during-check: observes at its interval until cancelled, keeping every observation."""
+    """A during-check: begins an observation every interval until cancelled, keeping each.
+
+    Observations begin on a fixed cadence and may overlap. One after another, an observation of
+    a hung service would last its whole timeout while those around it take milliseconds, and
+    the success rate would count an outage as a handful of failures among many successes.
+    """
 
     check: DuringCheck
     context: ProbeContext
-    samples: list[tuple[float, Observation]] = field(default_factory=list)
+    on_observation: OnObservation | None = None
+    samples: list[_Sample] = field(default_factory=list)
 
     async def run(self) -> None:
-        while True:
-            began = time.monotonic()
-            self.samples.append((began, await observe(self.check, self.context)))
-            await asyncio.sleep(max(0.0, began + self.check.interval - time.monotonic()))
+        async with asyncio.TaskGroup() as observations:
+            next_at = time.monotonic()
+            while True:
+                observations.create_task(self._observe())
+                # After a stall of the event loop, carry on at the interval instead of bursting.
+                next_at = max(next_at + self.check.interval, time.monotonic())
+                await asyncio.sleep(next_at - time.monotonic())
+
+    async def _observe(self) -> None:
+        began, began_wall = time.monotonic(), time.time()
+        observation = await observe(self.check, self.context)
+        self.samples.append(_Sample(began, began_wall, observation))
+        if self.on_observation is not None:
+            self.on_observation(began_wall, observation)
 
     def result(self) -> CheckStatus:
-        total = len(self.samples)
-        passes = sum(1 for _, observation in self.samples if observation.passed)
+        samples = sorted(self.samples, key=lambda sample: sample.began)
+        total = len(samples)
+        passes = sum(1 for sample in samples if sample.observation.passed)
         rate = passes / total if total else 0.0
-        failures = [observation for _, observation in self.samples if not observation.passed]
-        longest, longest_at = self._longest_failure()
+        failures = [sample.observation for sample in samples if not sample.observation.passed]
+        longest, longest_at = _longest_failure(samples)
         observed = f"{passes}/{total} passed"
-        if failures:
-            observed += (
-                f"; longest outage {longest:.2f}s from {longest_at}; e.g. {failures[0].observed}"
-            )
+        if failures and longest_at is not None:
+            stamp = f"{longest_at:%H:%M:%S.%f}"[:-3]
+            observed += f"; longest outage {longest:.2f}s from {stamp}; e.g. {failures[0].observed}"
+        passed = total > 0 and rate >= self.check.min_success_rate
         return CheckStatus(
             name=self.check.name,
             when=When.DURING,
-            passed=total > 0 and rate >= self.check.min_success_rate,
+            passed=passed,
             observed=observed if total else "no observation made",
             observations=total,
             success_rate=round(rate, 4),
             longest_failure_seconds=round(longest, 3) if failures else None,
-            at=self.samples[-1][1].at if self.samples else None,
+            longest_failure_at=longest_at,
+            at=samples[-1].observation.at if samples else None,
+            inconclusive=not passed and bool(failures) and all(f.inconclusive for f in failures),
         )
 
-    def _longest_failure(self) -> tuple[float, str]:
-        """Longest run of failures, from its first failing observation to the next passing one."""
-        longest, longest_at = 0.0, ""
-        streak_start: tuple[float, Observation] | None = None
-        for moment, observation in [*self.samples, (time.monotonic(), None)]:
-            if observation is not None and not observation.passed:
-                streak_start = streak_start or (moment, observation)
-                continue
-            if streak_start is not None:
-                length = moment - streak_start[0]
-                if length > longest:
-                    longest, longest_at = length, streak_start[1].at.strftime("%H:%M:%S.%f")[:-3]
-                streak_start = None
-        return longest, longest_at
+
+def _longest_failure(samples: list[_Sample]) -> tuple[float, datetime | None]:
+    """Longest run of failures, from the start of its first failing observation to the start of
+    the next passing one (or now, if it has not ended), and when it began."""
+    longest, longest_at = 0.0, None
+    streak: _Sample | None = None
+    for moment, sample in [*((s.began, s) for s in samples), (time.monotonic(), None)]:
+        if sample is not None and not sample.observation.passed:
+            streak = streak or sample
+            continue
+        if streak is not None:
+            if moment - streak.began > longest:
+                longest = moment - streak.began
+                longest_at = datetime.fromtimestamp(streak.began_wall, UTC)
+            streak = None
+    return longest, longest_at

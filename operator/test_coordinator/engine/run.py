@@ -1,8 +1,8 @@
 """One run of a scenario, top to bottom: the flow DESIGN.md describes, in one place.
 
 resolve targets → steady state → steps (journal, apply, hold, revert, after-checks) with
-during-checks alongside → final steady state → verdict; every journaled fault reverted
-whatever happens (abort, timeout, error).
+during-checks alongside → final steady state → audit verification → verdict; every journaled
+fault reverted whatever happens (abort, timeout, error).
 """
 
 from __future__ import annotations
@@ -13,19 +13,29 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from test_coordinator.checks import ProbeContext
+from test_coordinator.checks import Baseline, Observation, ProbeContext, take_baseline
+from test_coordinator.checks.audit_sink import open_sink
+from test_coordinator.engine.audit import AuditRecorder
 from test_coordinator.engine.journal import Journal, JournalEntry
-from test_coordinator.engine.observer import RunObserver
-from test_coordinator.engine.probing import ContinuousCheck, poll_until_pass
+from test_coordinator.engine.observer import Observers, RunObserver
+from test_coordinator.engine.probing import ContinuousCheck, OnObservation, poll_until_pass
 from test_coordinator.engine.targets import TargetResolver
+from test_coordinator.engine.timeline import SampleLog
 from test_coordinator.engine.verdict import Ending, Outcome, finish
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
 from test_coordinator.platforms.base import Platform, Workload
 from test_coordinator.scenario.durations import format_duration
-from test_coordinator.scenario.model import AfterCheck, ChaosScenario, SteadyStateCheck, Step
+from test_coordinator.scenario.model import (
+    AfterCheck,
+    AuditCheck,
+    ChaosScenario,
+    CheckSpec,
+    SteadyStateCheck,
+    Step,
+)
 from test_coordinator.scenario.status import (
     CheckStatus,
     Condition,
@@ -36,7 +46,11 @@ from test_coordinator.scenario.status import (
     utcnow,
 )
 
-__all__ = ["Abort", "run_scenario"]
+__all__ = ["Abort", "JournalSink", "run_scenario"]
+
+JournalSink = Callable[[Journal], Awaitable[None]]
+"""Writes the journal where it outlives this process (the operator: onto the resource). Called
+before each fault is applied (a failure stops the fault) and after each revert."""
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +75,11 @@ async def run_scenario(
     observer: RunObserver | None = None,
     abort: Abort | None = None,
     run_id: str | None = None,
+    persist: JournalSink | None = None,
 ) -> ScenarioStatus:
     """Run ``scenario`` on ``platform`` (already started) and return its final status."""
     run = _Run(scenario, platform, observer or RunObserver(), run_id or uuid.uuid4().hex[:12])
+    run.persist = persist
     return await run.execute(abort or Abort())
 
 
@@ -79,14 +95,26 @@ class _Run:
         self.platform = platform
         self.observer = observer
         self.journal = Journal()
+        self.persist: JournalSink | None = None
         self.targets = TargetResolver(platform, self.spec.targets)
+        started_at, self.started = utcnow(), time.monotonic()
         self.status = ScenarioStatus(
             phase=Phase.RUNNING,
             run_id=run_id,
-            started_at=utcnow(),
+            started_at=started_at,
             steps=[StepStatus(name=step.name) for step in self.spec.steps],
             conditions=[Condition(type="Reconciling", status="True", reason="Running")],
         )
+        self.samples = SampleLog(started_at)
+        self.baselines: dict[str, Baseline] = {}
+        self.audit_recorder: AuditRecorder | None = None
+        if self.spec.audit_sink is not None:
+            self.audit_recorder = AuditRecorder(
+                open_sink(self.spec.audit_sink, self.targets),
+                scenario=scenario.metadata.name,
+                source=self.spec.audit_sink.source,
+            )
+            self.observer = Observers([observer, self.audit_recorder])
 
     async def execute(self, abort: Abort) -> ScenarioStatus:
         self.observer.run_started(self.status)
@@ -117,6 +145,9 @@ class _Run:
             if step.phase is Phase.RUNNING:
                 step.phase, step.finished_at = Phase.ABORTED, utcnow()
         finish(self.status, outcome)
+        self.status.samples = self.samples.samples()
+        if self.audit_recorder is not None:
+            self.status.audit_sink = await self.audit_recorder.finish(self.status)
         self.observer.run_finished(self.status)
         return self.status
 
@@ -136,6 +167,7 @@ class _Run:
     async def _flow(self) -> None:
         self.observer.stage("resolving targets")
         await self._check_selections()
+        await self._take_baselines()
         self.observer.stage("checking steady state")
         if not await self._steady_state(When.STEADY_STATE):
             raise _SteadyStateNotMet
@@ -146,6 +178,32 @@ class _Run:
                     break
         self.observer.stage("checking steady state again")
         await self._steady_state(When.FINAL_STEADY_STATE)
+        if self.spec.audit:
+            self.observer.stage("verifying the audit trail")
+            await asyncio.gather(
+                *(
+                    self._poll(check, when=When.AUDIT, since=self.started)
+                    for check in self.spec.audit
+                )
+            )
+
+    async def _take_baselines(self) -> None:
+        """Note where each record stands that a check judges from the run's start (noLoss)."""
+        checks: list[CheckSpec] = [*self.spec.steady_state, *self.spec.during, *self.spec.audit]
+        checks += [check for step in self.spec.steps for check in step.after]
+        context = ProbeContext(resolver=self.targets)
+        taken = await asyncio.gather(*(take_baseline(check, context) for check in checks))
+        self.baselines = {
+            check.name: baseline
+            for check, baseline in zip(checks, taken, strict=True)
+            if baseline is not None
+        }
+
+    def _recorder(self, name: str, when: When, step: str | None = None) -> OnObservation:
+        def record(began: float, observation: Observation) -> None:
+            self.samples.add(name, when, step, began, observation)
+
+        return record
 
     async def _check_selections(self) -> None:
         """Refuse, before anything is touched, a fault the platform lacks or a selection that
@@ -184,18 +242,27 @@ class _Run:
 
     async def _poll(
         self,
-        check: SteadyStateCheck | AfterCheck,
+        check: SteadyStateCheck | AfterCheck | AuditCheck,
         *,
         when: When,
         step: str | None = None,
         since: float | None = None,
     ) -> CheckStatus:
-        """Poll ``check``; with ``since`` (monotonic), time to the first pass is recovery."""
+        """Poll ``check``; with ``since`` (monotonic), time to the first pass is recovery (for
+        an after-check; an audit check's ``since`` is the run's start, for its window)."""
         wall_since = None if since is None else time.time() - (time.monotonic() - since)
-        context = ProbeContext(resolver=self.targets, since=wall_since)
-        polled = await poll_until_pass(check, context, within=check.within, interval=check.interval)
+        context = ProbeContext(
+            resolver=self.targets, since=wall_since, baseline=self.baselines.get(check.name)
+        )
+        polled = await poll_until_pass(
+            check,
+            context,
+            within=check.within,
+            interval=check.interval,
+            on_observation=self._recorder(check.name, when, step),
+        )
         recovery = None
-        if since is not None and polled.passed_at is not None:
+        if since is not None and polled.passed_at is not None and when is When.AFTER:
             recovery = round(max(0.0, polled.passed_at - since), 3)
         observed = polled.last.observed
         if polled.passed_at is None and check.within:
@@ -209,6 +276,7 @@ class _Run:
             observations=polled.observations,
             recovery_seconds=recovery,
             at=polled.last.at,
+            inconclusive=polled.passed_at is None and polled.last.inconclusive,
         )
         self.status.checks.append(result)
         self.observer.check_finished(result)
@@ -216,8 +284,14 @@ class _Run:
 
     @contextlib.asynccontextmanager
     async def _during_checks(self) -> AsyncIterator[None]:
-        context = ProbeContext(resolver=self.targets)
-        monitors = [ContinuousCheck(check, context) for check in self.spec.during]
+        monitors = [
+            ContinuousCheck(
+                check,
+                ProbeContext(resolver=self.targets, baseline=self.baselines.get(check.name)),
+                on_observation=self._recorder(check.name, When.DURING),
+            )
+            for check in self.spec.during
+        ]
         tasks = [asyncio.create_task(monitor.run()) for monitor in monitors]
         try:
             yield
@@ -240,6 +314,8 @@ class _Run:
             )
             for w in await self._choose(step)
         ]
+        if self.persist is not None:
+            await self.persist(self.journal)  # a crash after this still knows what to undo
         since = time.monotonic()
         await _all_settled(self._apply(entry) for entry in entries)
         if step.duration:
@@ -249,7 +325,9 @@ class _Run:
         results = await asyncio.gather(
             *(self._poll(c, when=When.AFTER, step=step.name, since=since) for c in step.after)
         )
-        failed = [result.name for result in results if not result.passed]
+        # An audit check that could not read its trail says nothing about recovery: the steps
+        # go on, and the verdict weighs it (Inconclusive if nothing else failed).
+        failed = [result.name for result in results if not (result.passed or result.inconclusive)]
         status.finished_at = utcnow()
         status.phase = Phase.FAILED if failed else Phase.SUCCEEDED
         status.message = "; ".join(entry.message for entry in entries)
@@ -266,7 +344,8 @@ class _Run:
                 f"step {step.name!r}: target {step.fault.target!r} selects {len(selected)} "
                 f"workloads now; mode {target.mode.value} needs {count}"
             )
-        return sorted(random.sample(selected, count), key=lambda workload: workload.id)
+        chosen = sorted(random.sample(selected, count), key=lambda workload: workload.id)
+        return await self.platform.fault_targets(step.fault, chosen)
 
     async def _apply(self, entry: JournalEntry) -> None:
         entry.message = await self.platform.apply(entry.fault, entry.workload)
@@ -278,6 +357,11 @@ class _Run:
         entry.reverted_at = utcnow()
         entry.message = f"{entry.message}; {reverted}"
         self.observer.fault_reverted(entry)
+        if self.persist is not None:
+            try:
+                await self.persist(self.journal)
+            except Exception:  # the revert happened; a stale record only repeats an idempotent undo
+                log.warning("could not record the revert of %s", entry.workload.id, exc_info=True)
 
     async def _revert_outstanding(self) -> None:
         """Undo whatever the journal says is still applied; an undo that fails is reported."""

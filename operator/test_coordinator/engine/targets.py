@@ -27,3 +27,6 @@ class TargetResolver:
         if not workloads:
             raise LookupError(f"target {target!r} selects no workload right now")
         return [await self.platform.endpoint(workload, port) for workload in workloads]
+
+    async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
+        return await self.platform.workload_ready(kind, name)

@@ -74,6 +74,15 @@ def _decide(
                 "steady state not met before any fault, so no fault was applied: "
                 + _describe(failed),
             )
+    if failed and all(check.inconclusive for check in failed):
+        # Only checks that could not read the audit trail failed: the system may be fine, but
+        # what was to be proven (no loss, the restart on record) is unknown.
+        return (
+            Phase.FAILED,
+            Verdict.INCONCLUSIVE,
+            "AuditUnavailable",
+            "the audit trail could not be read, so it proves nothing: " + _describe(failed),
+        )
     if failed:
         return Phase.FAILED, Verdict.FAIL, "ChecksFailed", _describe(failed)
     message = f"all {len(status.checks)} checks passed"

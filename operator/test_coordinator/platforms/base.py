@@ -6,7 +6,7 @@ A platform knows nothing of scenarios' steps or checks' verdicts: the engine dri
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -49,6 +49,15 @@ class Platform(ABC):
     @abstractmethod
     async def endpoint(self, workload: Workload, port: int | str) -> str:
         """``host:port`` where ``workload`` serves ``port`` (a number or a declared port name)."""
+
+    async def fault_targets(self, fault: FaultSpec, chosen: Sequence[Workload]) -> list[Workload]:
+        """What ``fault`` lands on for the workloads the mode chose: the workloads themselves,
+        unless the fault acts on what owns them (a pod's Deployment, for ``scale``)."""
+        return list(chosen)
+
+    async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
+        """Whether the ``kind`` named ``name`` is fully up, and what was seen."""
+        return False, f"the {self.name} platform cannot tell whether a {kind} is ready"
 
     async def __aenter__(self) -> Platform:
         await self.start()

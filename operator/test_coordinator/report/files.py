@@ -1,4 +1,5 @@
-"""Results as files for machines: the full JSON result and JUnit XML for CI."""
+"""Results as files for machines: the full JSON result and JUnit XML for CI; a saved result read
+back for rendering."""
 
 from __future__ import annotations
 
@@ -7,16 +8,60 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from test_coordinator.scenario.model import ChaosScenario
-from test_coordinator.scenario.status import ScenarioStatus
+from pydantic import TypeAdapter, ValidationError
 
-__all__ = ["result_document", "write_json", "write_junit"]
+from test_coordinator.errors import ScenarioInvalid
+from test_coordinator.scenario.loading import parse_scenario
+from test_coordinator.scenario.model import ChaosScenario
+from test_coordinator.scenario.status import CheckSamples, ScenarioStatus
+
+__all__ = ["read_results", "result_document", "write_json", "write_junit"]
+
+SAMPLES_KEY = "samples"
+_SAMPLES = TypeAdapter(list[CheckSamples])
 
 
 def result_document(scenario: ChaosScenario, status: ScenarioStatus) -> dict[str, object]:
-    """The scenario as it would read on a cluster after the run: spec and status together."""
+    """The scenario as it would read on a cluster after the run: spec and status together; and
+    beside them, never in the status, every check's observations over time (the timeline)."""
     document = scenario.model_copy(update={"status": status}).dump()
+    if status.samples:
+        document[SAMPLES_KEY] = _SAMPLES.dump_python(
+            status.samples, mode="json", by_alias=True, exclude_none=True
+        )
     return document
+
+
+def read_results(path: Path) -> list[tuple[ChaosScenario, ScenarioStatus]]:
+    """The results a ``--json`` file holds: one document, or a suite's ``items``."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ScenarioInvalid(f"{path}: cannot read: {error.strerror or error}") from None
+    except ValueError as error:
+        raise ScenarioInvalid(f"{path}: not JSON: {error}") from None
+    items = body.get("items") if isinstance(body, dict) and "items" in body else [body]
+    if not isinstance(items, list) or not items:
+        raise ScenarioInvalid(f"{path}: items: expected a list of results")
+    if len(items) == 1:
+        return [_read_result(items[0], str(path))]
+    return [_read_result(item, f"{path}: items[{i}]") for i, item in enumerate(items)]
+
+
+def _read_result(document: object, source: str) -> tuple[ChaosScenario, ScenarioStatus]:
+    if not isinstance(document, dict):
+        raise ScenarioInvalid(f"{source}: expected a result (a scenario with its status)")
+    samples = document.get(SAMPLES_KEY, [])
+    scenario = parse_scenario(
+        {key: value for key, value in document.items() if key != SAMPLES_KEY}, source=source
+    )
+    if scenario.status is None:
+        raise ScenarioInvalid(f"{source}: status: missing; a scenario that has not run")
+    try:
+        scenario.status.samples = _SAMPLES.validate_python(samples)
+    except ValidationError as error:
+        raise ScenarioInvalid(f"{source}: {SAMPLES_KEY}: {error.errors()[0]['msg']}") from None
+    return scenario, scenario.status
 
 
 def write_json(path: Path, results: Sequence[tuple[ChaosScenario, ScenarioStatus]]) -> None:
@@ -33,13 +78,15 @@ def write_junit(path: Path, results: Sequence[tuple[ChaosScenario, ScenarioStatu
         if status.started_at and status.finished_at:
             duration = (status.finished_at - status.started_at).total_seconds()
         failed = [check for check in status.checks if not check.passed]
+        # A check that could not look (an unreachable audit trail) is an error, not a failure.
+        unrun = [check for check in failed if check.inconclusive]
         suite = ET.SubElement(
             suites,
             "testsuite",
             name=scenario.metadata.name,
             tests=str(max(1, len(status.checks))),
-            failures=str(len(failed)),
-            errors="0" if status.checks or status.verdict else "1",
+            failures=str(len(failed) - len(unrun)),
+            errors=str(len(unrun) + (0 if status.checks or status.verdict else 1)),
             time=f"{duration:.3f}",
             timestamp=status.started_at.isoformat() if status.started_at else "",
         )
@@ -58,7 +105,8 @@ def write_junit(path: Path, results: Sequence[tuple[ChaosScenario, ScenarioStatu
                 time=f"{check.recovery_seconds or 0.0:.3f}",
             )
             if not check.passed:
-                failure = ET.SubElement(case, "failure", message=check.observed, type=check.when)
+                kind = "error" if check.inconclusive else "failure"
+                failure = ET.SubElement(case, kind, message=check.observed, type=check.when)
                 failure.text = check.observed
         if not status.checks:
             case = ET.SubElement(suite, "testcase", classname=scenario.metadata.name, name="run")

@@ -51,7 +51,7 @@ class TerminalObserver(RunObserver):
         self._line(f"  reverted {entry.fault.action} on {entry.workload.id}", "yellow")
 
     def check_finished(self, check: CheckStatus) -> None:
-        mark = "[green]pass[/green]" if check.passed else "[red]FAIL[/red]"
+        mark = _result(check)
         recovery = "" if check.recovery_seconds is None else f" after {check.recovery_seconds:.2f}s"
         self._line(f"  {mark} {check.when} {check.name}{recovery}: {check.observed}")
 
@@ -59,6 +59,12 @@ class TerminalObserver(RunObserver):
         if self._spinner is not None:
             self._spinner.stop()
             self._spinner = None
+
+
+def _result(check: CheckStatus) -> str:
+    if check.passed:
+        return "[green]pass[/green]"
+    return "[yellow]could not run[/yellow]" if check.inconclusive else "[red]FAIL[/red]"
 
 
 def render_summary(console: Console, name: str, status: ScenarioStatus) -> None:
@@ -69,7 +75,7 @@ def render_summary(console: Console, name: str, status: ScenarioStatus) -> None:
         table.add_row(
             check.name,
             check.when + (f" ({check.step})" if check.step else ""),
-            "[green]pass[/green]" if check.passed else "[red]FAIL[/red]",
+            _result(check),
             check.observed,
             "" if check.recovery_seconds is None else format_duration(check.recovery_seconds),
         )

@@ -15,7 +15,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from test_coordinator.errors import ScenarioInvalid
-from test_coordinator.scenario.model import Addressed, ChaosScenario, HttpProbe, Probe, TcpProbe
+from test_coordinator.scenario.model import (
+    Addressed,
+    AuditApi,
+    ChaosScenario,
+    HttpProbe,
+    Probe,
+    TcpProbe,
+)
 
 __all__ = ["Loc", "load_scenario", "load_yaml", "parse_scenario", "read_yaml"]
 
@@ -86,6 +93,7 @@ def reference_problems(scenario: ChaosScenario) -> Iterator[tuple[Loc, str]]:
         if step.fault.target not in spec.targets:
             yield (*step_loc, "fault", step.fault.action, "target"), unknown(step.fault.target)
         checks += [((*step_loc, "after", j), c, c.name) for j, c in enumerate(step.after)]
+    checks += [(("spec", "audit", i), c, c.name) for i, c in enumerate(spec.audit)]
     for loc, check, name in checks:
         if name in seen_checks:
             yield (
@@ -94,6 +102,12 @@ def reference_problems(scenario: ChaosScenario) -> Iterator[tuple[Loc, str]]:
             )
         seen_checks.setdefault(name, loc)
         yield from _address_problems(loc, check, unknown, targets=spec.targets)
+    sink = spec.audit_sink
+    if sink is not None and sink.redis_stream is not None:
+        where: Loc = ("spec", "auditSink", "redisStream", "redis")
+        yield from _target_problems(where, sink.redis_stream.redis, unknown, spec.targets)
+    elif sink is not None and sink.http is not None and sink.http.url is None:
+        yield from _target_problems(("spec", "auditSink", "http"), sink.http, unknown, spec.targets)
 
 
 def _address_problems(
@@ -107,13 +121,24 @@ def _address_problems(
     redis = getattr(spec, "redis", None)
     if isinstance(redis, Addressed):
         addressed.append(((*kind_loc, "redis"), redis))
+    correlator = getattr(spec, "correlator", None)
+    if isinstance(correlator, AuditApi) and not correlator.url:
+        addressed.append(((*kind_loc, "correlator"), correlator))
     for where, address in addressed:
-        if address.target is not None and address.target not in targets:
-            yield (*where, "target"), unknown(address.target)
-        elif address.address is None and address.target is None:
-            yield where, "expected target (and port), or address (host:port)"
-        elif address.address is None and address.port is None and isinstance(spec, TcpProbe):
+        problems = list(_target_problems(where, address, unknown, targets))
+        yield from problems
+        tcp_without_port = isinstance(spec, TcpProbe) and address.port is None
+        if not problems and tcp_without_port and address.address is None:
             yield where, "a tcp check of a target needs a port (a number or a port name)"
+
+
+def _target_problems(
+    where: Loc, address: Addressed, unknown: Any, targets: Mapping[str, object]
+) -> Iterator[tuple[Loc, str]]:
+    if address.target is not None and address.target not in targets:
+        yield (*where, "target"), unknown(address.target)
+    elif address.address is None and address.target is None:
+        yield where, "expected target (and port), or address (host:port)"
 
 
 def format_errors(error: ValidationError, *, data: Any, source: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,6 +28,11 @@ __all__ = [
     "API_VERSION",
     "KIND",
     "AfterCheck",
+    "AuditApi",
+    "AuditCheck",
+    "AuditSinkSpec",
+    "AuditTrailProbe",
+    "AuditWindow",
     "ChaosScenario",
     "CheckSpec",
     "CommandProbe",
@@ -34,15 +40,21 @@ __all__ = [
     "FaultSpec",
     "GrpcHealthProbe",
     "HttpProbe",
+    "IsolateFault",
     "Metadata",
     "Mode",
+    "NoLossProbe",
     "Probe",
     "RedisRegistryProbe",
+    "RedisStreamSink",
+    "RolloutRestartFault",
+    "ScaleFault",
     "ScenarioSpec",
     "SteadyStateCheck",
     "Step",
     "TargetSpec",
     "TcpProbe",
+    "WorkloadReadyProbe",
 ]
 
 API_VERSION = "chaos.tse.dev/v1alpha1"
@@ -78,7 +90,7 @@ class Mode(StrEnum):
 class TargetSpec(SpecModel):
     """A named selection of workloads, and how many of them a fault hits."""
 
-    selector: dict[NonEmptyStr, str]
+    selector: dict[NonEmptyStr, str] = Field(json_schema_extra={"minProperties": 1})
     mode: Mode = Mode.ONE
     value: int | None = Field(default=None, ge=1, le=1_000_000)
 
@@ -189,7 +201,91 @@ class CommandProbe(SpecModel):
     output_contains: str | None = None
 
 
-PROBE_KINDS = ("grpc_health", "http", "tcp", "redis_registry", "command")
+class AuditApi(Addressed):
+    """The audit correlator's HTTP API: a url, or a target and port (or address) with a path."""
+
+    url: str | None = None
+    path: str = "/api/v1/audit/events"
+
+    @model_validator(mode="after")
+    def _url_or_target(self) -> AuditApi:
+        if self.url is not None and (self.target is not None or self.address is not None):
+            raise ValueError("give either url, or target/address with path, not both")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
+
+
+class AuditWindow(SpecModel):
+    """When a matching event may have happened, relative to the step's fault (elsewhere: the
+    run's start)."""
+
+    before: Duration = Field(default=0.0, description="how long before the fault it may be")
+    after: Duration | None = Field(default=None, description="how long after; unset: until now")
+
+
+class AuditTrailProbe(SpecModel):
+    """The audit trail holds an event whose fields include ``match``, within ``window``.
+
+    The trail is a Redis stream (``redis`` and ``stream``) or the audit correlator's
+    ``GET /api/v1/audit/events`` (``correlator``, which reads its streams itself: ``stream`` is
+    not used). An event's time is its ``timeField`` (unix seconds or ISO 8601), else the time in
+    its stream entry id.
+    """
+
+    redis: Addressed | None = None
+    stream: NonEmptyStr = "audit:events"
+    correlator: AuditApi | None = None
+    match: dict[NonEmptyStr, str] = Field(min_length=1)
+    window: AuditWindow = AuditWindow()
+    time_field: NonEmptyStr = "timestamp"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AuditTrailProbe:
+        if (self.redis is None) == (self.correlator is None):
+            raise ValueError("expected exactly one of redis (with stream) or correlator")
+        return self
+
+
+class NoLossProbe(SpecModel):
+    """Every sequence number the producer issued since the run began is in the stream once.
+
+    "Since the run began": after the last entry the stream held when the run started. The last
+    number issued is the value of ``sequenceKey`` (the producer's counter) when given, else the
+    highest number in the stream.
+    """
+
+    redis: Addressed
+    stream: NonEmptyStr
+    sequence_field: NonEmptyStr = "seq"
+    sequence_key: NonEmptyStr | None = Field(
+        default=None, description="the producer's counter: a Redis key holding the last number"
+    )
+
+
+class WorkloadReadyProbe(SpecModel):
+    """A Deployment or StatefulSet has all its replicas available and its pods Ready (on the
+    local platform: the service named ``name`` runs and its ready probe passes)."""
+
+    kind: Literal["Deployment", "StatefulSet"] = "Deployment"
+    name: NonEmptyStr
+
+
+PROBE_KINDS = (
+    "grpc_health",
+    "http",
+    "tcp",
+    "redis_registry",
+    "command",
+    "audit_trail",
+    "no_loss",
+    "workload_ready",
+)
+
+
+def _exactly_one_of(kinds: tuple[str, ...]) -> dict[str, Any]:
+    """The schema's form of "exactly one of these fields", which a CRD can enforce."""
+    return {"oneOf": [{"required": [to_camel(kind)]} for kind in kinds]}
 
 
 class Probe(SpecModel):
@@ -200,7 +296,12 @@ class Probe(SpecModel):
     tcp: TcpProbe | None = None
     redis_registry: RedisRegistryProbe | None = None
     command: CommandProbe | None = None
+    audit_trail: AuditTrailProbe | None = None
+    no_loss: NoLossProbe | None = None
+    workload_ready: WorkloadReadyProbe | None = None
     timeout: Duration = Field(default=2.0, description="limit of one observation")
+
+    model_config = ConfigDict(json_schema_extra=_exactly_one_of(PROBE_KINDS))
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Probe:
@@ -248,6 +349,33 @@ class AfterCheck(CheckSpec):
     interval: Duration = Field(default=0.1, description="poll interval")
 
 
+class AuditCheck(CheckSpec):
+    """Verified after the final steady state, against what the run left in the audit trail."""
+
+    within: Duration = Field(default=0.0, description="keep polling up to this long; 0: once")
+    interval: Duration = 0.25
+
+
+class RedisStreamSink(SpecModel):
+    redis: Addressed
+    stream: NonEmptyStr = "audit:events"
+
+
+class AuditSinkSpec(SpecModel):
+    """Where the coordinator writes its own audit events: run started, each fault applied and
+    reverted, the verdict (with scenario, run id and times)."""
+
+    redis_stream: RedisStreamSink | None = None
+    http: AuditApi | None = Field(default=None, description="POST, as the correlator takes them")
+    source: NonEmptyStr = "test-coordinator"
+
+    @model_validator(mode="after")
+    def _one_sink(self) -> AuditSinkSpec:
+        if (self.redis_stream is None) == (self.http is None):
+            raise ValueError("expected exactly one of redisStream, http")
+        return self
+
+
 class TargetRef(SpecModel):
     target: NonEmptyStr
 
@@ -272,8 +400,23 @@ class PauseFault(TargetRef):
     """Frozen (SIGSTOP or cgroup freeze) for the step's duration, then resumed."""
 
 
-FAULT_KINDS = ("kill", "restart", "stop", "pause")
-TIMED_FAULTS = frozenset({"stop", "pause"})
+class ScaleFault(TargetRef):
+    """The selected pods' Deployment or StatefulSet scaled to ``replicas`` for the step's
+    duration, then back to its original count (recorded before the scale)."""
+
+    replicas: int = Field(ge=0, le=10_000)
+
+
+class IsolateFault(TargetRef):
+    """The selected pods cut off the network (a deny-all NetworkPolicy) for the step's duration."""
+
+
+class RolloutRestartFault(TargetRef):
+    """The selected pods' Deployment or StatefulSet restarted (``kubectl rollout restart``)."""
+
+
+FAULT_KINDS = ("kill", "restart", "stop", "pause", "scale", "isolate", "rollout_restart")
+TIMED_FAULTS = frozenset({"stop", "pause", "scale", "isolate"})
 
 
 class FaultSpec(SpecModel):
@@ -281,24 +424,34 @@ class FaultSpec(SpecModel):
     restart: RestartFault | None = None
     stop: StopFault | None = None
     pause: PauseFault | None = None
+    scale: ScaleFault | None = None
+    isolate: IsolateFault | None = None
+    rollout_restart: RolloutRestartFault | None = None
+
+    model_config = ConfigDict(json_schema_extra=_exactly_one_of(FAULT_KINDS))
 
     @model_validator(mode="after")
     def _exactly_one_action(self) -> FaultSpec:
-        actions = [kind for kind in FAULT_KINDS if getattr(self, kind) is not None]
+        actions = [to_camel(kind) for kind in FAULT_KINDS if getattr(self, kind) is not None]
         if len(actions) != 1:
             raise ValueError(
-                f"expected exactly one of {', '.join(FAULT_KINDS)}; "
+                f"expected exactly one of {', '.join(to_camel(k) for k in FAULT_KINDS)}; "
                 f"found {', '.join(actions) or 'none'}"
             )
         return self
 
     @property
-    def action(self) -> str:
+    def _kind(self) -> str:
         return next(kind for kind in FAULT_KINDS if getattr(self, kind) is not None)
 
     @property
+    def action(self) -> str:
+        """The action as YAML names it (``kill``, ``rolloutRestart``)."""
+        return to_camel(self._kind)
+
+    @property
     def params(self) -> TargetRef:
-        params: TargetRef = getattr(self, self.action)
+        params: TargetRef = getattr(self, self._kind)
         return params
 
     @property
@@ -330,7 +483,26 @@ class ScenarioSpec(SpecModel):
     steady_state: list[SteadyStateCheck] = []
     during: list[DuringCheck] = []
     steps: list[Step] = Field(min_length=1)
+    audit: list[AuditCheck] = Field(default=[], description="verified after the final steady state")
+    audit_sink: AuditSinkSpec | None = None
     timeout: Duration = Field(default=600.0, gt=0)
+    schedule: str | None = Field(
+        default=None,
+        description="cron (5 fields, or 6 with seconds last): rerun at each tick (Kubernetes)",
+        pattern=r"^\S+( \S+){4,5}$",
+    )
+    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = Field(
+        default="Forbid",
+        description="a scheduled run due while one is running: skip it, replace it, or run both",
+    )
+    history_limit: int = Field(default=10, ge=0, le=100, description="runs kept in status.history")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_is_cron(cls, schedule: str | None) -> str | None:
+        if schedule is not None and not croniter.is_valid(schedule):
+            raise ValueError(f"expected a cron expression such as '*/5 * * * *', got {schedule!r}")
+        return schedule
 
 
 class Metadata(BaseModel):

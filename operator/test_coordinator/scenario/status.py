@@ -8,8 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 __all__ = [
+    "CheckSamples",
     "CheckStatus",
     "Condition",
     "FaultStatus",
@@ -58,6 +60,7 @@ class When(StrEnum):
     DURING = "during"
     AFTER = "after"
     FINAL_STEADY_STATE = "finalSteadyState"
+    AUDIT = "audit"
 
 
 class Condition(StatusModel):
@@ -88,7 +91,27 @@ class CheckStatus(StatusModel):
     success_rate: float | None = None
     recovery_seconds: float | None = None
     longest_failure_seconds: float | None = None
+    longest_failure_at: datetime | None = Field(
+        default=None, description="when the longest run of failures began"
+    )
+    inconclusive: bool = Field(
+        default=False, description="failed because it could not look (audit trail unreachable)"
+    )
     at: datetime | None = Field(default=None, description="time of the deciding observation")
+
+
+class CheckSamples(StatusModel):
+    """One check's observations over time, for the report's timeline chart."""
+
+    name: str
+    when: When
+    step: str | None = None
+    offsets: list[float] = Field(description="seconds from the run's start to each observation")
+    passed: str = Field(description="one character per observation: 1 passed, 0 failed")
+    notes: dict[int, str] = Field(
+        default={}, description="what was seen, at each index where the result changed"
+    )
+    dropped: int = Field(default=0, description="observations left out to keep the list short")
 
 
 class FaultStatus(StatusModel):
@@ -124,3 +147,9 @@ class ScenarioStatus(StatusModel):
     checks: list[CheckStatus] = []
     faults: list[FaultStatus] = []
     history: list[RunSummary] = []
+    audit_sink: str | None = Field(
+        default=None, description="what became of the coordinator's own audit events"
+    )
+    # Out of the resource's status and its schema: a run makes thousands of observations. The
+    # JSON result carries them beside the status, for the report's timeline.
+    samples: SkipJsonSchema[list[CheckSamples]] = Field(default=[], exclude=True)

@@ -14,6 +14,9 @@ _MINIMAL: dict[str, dict[str, object]] = {
     "tcp": {"address": "127.0.0.1:1"},
     "redis_registry": {"service": "svc", "redis": {"address": "127.0.0.1:1"}},
     "command": {"argv": ["true"]},
+    "audit_trail": {"redis": {"address": "127.0.0.1:1"}, "match": {"event_type": "x"}},
+    "no_loss": {"redis": {"address": "127.0.0.1:1"}, "stream": "audit:orders"},
+    "workload_ready": {"kind": "Deployment", "name": "risk-monitor"},
 }
 
 

@@ -400,7 +400,10 @@ def test_fault_with_no_action() -> None:
     problem = only_problem(edit("        kill: {target: risk}\n", "        {}\n"))
 
     assert "spec.steps[0].fault" in problem
-    assert "expected exactly one of kill, restart, stop, pause; found none" in problem
+    assert (
+        "expected exactly one of kill, restart, stop, pause, scale, isolate, rolloutRestart; "
+        "found none" in problem
+    )
 
 
 def test_fault_naming_an_undefined_target() -> None:

@@ -142,6 +142,19 @@ class LocalPlatform(Platform):
     async def endpoint(self, workload: Workload, port: int | str) -> str:
         return self._endpoint(workload.id, port)
 
+    async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
+        """A service is ready when it runs and its ``ready`` probe passes (``kind`` is moot)."""
+        service = self.services.get(name)
+        if service is None:
+            return False, f"no service {name!r} runs in this stack"
+        if not service.running:
+            return False, f"{name} is not running (last exit {service.last_exit})"
+        if service.spec.ready is None:
+            return True, f"{name} runs as pid {service.pid}"
+        context = ProbeContext(resolver=_ServiceResolver(self, name))
+        observation = await observe(service.spec.ready, context)
+        return observation.passed, f"{name}: {observation.observed}"
+
     def _endpoint(self, service: str, port: int | str) -> str:
         if isinstance(port, int):
             return f"{LOOPBACK}:{port}"
@@ -161,3 +174,6 @@ class _ServiceResolver:
 
     async def endpoints(self, target: str | None, port: int | str) -> list[str]:
         return [self.platform._endpoint(target or self.service, port)]
+
+    async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
+        return await self.platform.workload_ready(kind, name)

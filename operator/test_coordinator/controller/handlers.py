@@ -1,0 +1,97 @@
+"""The kopf handlers: thin, they hand each resource to its supervisor.
+
+Raw events (not kopf's change detection) drive the supervisors, so that a resource seen again
+after an operator restart is recovered like any other; the delete handler is what puts the
+finalizer on every ChaosScenario and releases it once the supervisor has undone everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from typing import Any
+
+import kopf
+
+from test_coordinator.controller.resource import FINALIZER, ObjectRef
+from test_coordinator.controller.supervisor import Environment, ScenarioSupervisor
+from test_coordinator.scenario.crd import GROUP, PLURAL, VERSION
+
+__all__ = ["Controller", "build_registry"]
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    """Every supervisor of this operator, by resource."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.supervisors: dict[tuple[str, str], ScenarioSupervisor] = {}
+
+    def observe(self, event_type: str | None, body: dict[str, Any]) -> None:
+        ref = _ref(body)
+        key = (ref.namespace, ref.name)
+        supervisor = self.supervisors.get(key)
+        if supervisor is not None and ref.uid != supervisor.ref.uid and event_type != "DELETED":
+            supervisor = None  # deleted and created again under the same name
+        if supervisor is None:
+            if event_type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
+                return  # released already, or the delete handler will see to it
+            supervisor = ScenarioSupervisor(ref, body, self.env)
+            self.supervisors[key] = supervisor
+            supervisor.start()
+        supervisor.observe(body)
+
+    async def release(self, body: dict[str, Any]) -> None:
+        ref = _ref(body)
+        supervisor = self.supervisors.pop((ref.namespace, ref.name), None)
+        if supervisor is None or supervisor.ref.uid != ref.uid:
+            supervisor = ScenarioSupervisor(ref, body, self.env)  # deleted while we were away
+        supervisor.observe(body)
+        await supervisor.release()
+
+    async def shutdown(self) -> None:
+        supervisors, self.supervisors = list(self.supervisors.values()), {}
+        await asyncio.gather(*(s.shutdown() for s in supervisors), return_exceptions=True)
+
+
+def build_registry(controller: Controller) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.persistence.finalizer = FINALIZER
+        # kopf's own bookkeeping in annotations: the structural schema would prune it from
+        # status, which holds only what the model declares.
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+            prefix="chaos.tse.dev"
+        )
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix="chaos.tse.dev", key="last-handled-configuration"
+        )
+        settings.posting.level = logging.WARNING  # our own Events say what happened
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+        controller.observe(event.get("type"), copy.deepcopy(dict(body)))
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
+    async def on_delete(body: kopf.Body, **_: Any) -> None:
+        # Never raises: a finalizer that cannot be released is the failure this avoids.
+        try:
+            await controller.release(copy.deepcopy(dict(body)))
+        except Exception:
+            log.exception("releasing %s failed; the finalizer is released anyway", _ref(body))
+
+    @kopf.on.cleanup(registry=registry)
+    async def on_cleanup(**_: Any) -> None:
+        await controller.shutdown()
+
+    return registry
+
+
+def _ref(body: Any) -> ObjectRef:
+    meta = body.get("metadata", {})
+    return ObjectRef(namespace=meta.get("namespace", ""), name=meta["name"], uid=meta.get("uid"))

@@ -1,0 +1,66 @@
+"""How the operator runs: what it watches, where it serves health and metrics, how long it tries."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+
+from test_coordinator.scenario.durations import parse_duration
+
+__all__ = ["OperatorSettings", "add_arguments"]
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    namespaces: tuple[str, ...] = ()
+    """Namespaces whose ChaosScenarios the operator runs; empty: every namespace."""
+    operator_namespace: str | None = None
+    """Where the operator itself runs: never a target (from the downward API in a pod)."""
+    bind: str = "0.0.0.0"  # probes and Prometheus reach the pod from outside
+    health_port: int = 8080
+    """HTTP: ``/healthz`` (liveness), ``/readyz`` (readiness) and ``/metrics``."""
+    grpc_health_port: int = 8081
+    """gRPC: ``grpc.health.v1.Health`` (SERVING once the operator watches its resources)."""
+    give_up_after: float = 60.0
+    """How long to retry undoing a fault whose target has vanished before saying so and moving
+    on (a deleted scenario's finalizer is always released)."""
+    status_interval: float = 0.2
+    """Progress writes to a resource's status are coalesced to at most one per interval."""
+    log_format: str = "json"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> OperatorSettings:
+        return cls(
+            namespaces=tuple(args.namespace or ()),
+            operator_namespace=args.operator_namespace,
+            bind=args.bind,
+            health_port=args.health_port,
+            grpc_health_port=args.grpc_health_port,
+            give_up_after=parse_duration(args.give_up_after),
+            log_format=args.log_format,
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = OperatorSettings()
+    parser.add_argument(
+        "--namespace",
+        action="append",
+        metavar="NS",
+        help="watch only this namespace (repeatable; default: every namespace)",
+    )
+    parser.add_argument(
+        "--operator-namespace",
+        default=os.environ.get("POD_NAMESPACE"),
+        help="the operator's own namespace, never touched (default: $POD_NAMESPACE)",
+    )
+    parser.add_argument("--bind", default=defaults.bind, help="address for health and metrics")
+    parser.add_argument("--health-port", type=int, default=defaults.health_port)
+    parser.add_argument("--grpc-health-port", type=int, default=defaults.grpc_health_port)
+    parser.add_argument(
+        "--give-up-after",
+        default="60s",
+        help="how long to retry undoing a fault on a vanished target (default: 60s)",
+    )
+    parser.add_argument("--log-format", choices=["json", "plain"], default=defaults.log_format)

@@ -1,0 +1,423 @@
+"""One ChaosScenario's life in the operator: when to run it, its runs, and what they left behind.
+
+A supervisor is created on the first event of a resource and lives until its finalizer is
+released. Its loop starts a run when the spec's generation has not been run yet (create, spec
+change) or when the schedule ticks, honours the concurrency policy, and aborts on request. The
+resource's status always shows the newest run; faults are written onto it before they land,
+so that a supervisor started after a crash can undo them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from croniter import croniter
+from lightkube import AsyncClient
+
+from test_coordinator.controller.metrics import Metrics
+from test_coordinator.controller.resource import (
+    ABORT_ANNOTATION,
+    FINALIZER,
+    EventRecorder,
+    ObjectRef,
+    remove_annotation,
+)
+from test_coordinator.controller.settings import OperatorSettings
+from test_coordinator.controller.status import RunStatusObserver, StatusWriter, ended
+from test_coordinator.engine import Abort, Journal, run_scenario
+from test_coordinator.engine.verdict import Ending, Outcome, finish
+from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
+from test_coordinator.platforms.base import Workload
+from test_coordinator.platforms.kubernetes import KubernetesPlatform
+from test_coordinator.scenario.loading import parse_scenario
+from test_coordinator.scenario.model import TIMED_FAULTS, ChaosScenario, FaultSpec
+from test_coordinator.scenario.status import (
+    FaultStatus,
+    Phase,
+    RunSummary,
+    ScenarioStatus,
+    utcnow,
+)
+
+__all__ = ["Environment", "ScenarioSupervisor"]
+
+log = logging.getLogger(__name__)
+
+_RETRY_AFTER = 5.0  # seconds before a supervisor whose step failed (an API error) tries again
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What every supervisor shares: the API client, the settings, the metrics."""
+
+    client: AsyncClient
+    settings: OperatorSettings
+    metrics: Metrics
+
+
+@dataclass
+class ActiveRun:
+    run_id: str
+    generation: int
+    scenario: ChaosScenario
+    started_at: datetime = field(default_factory=utcnow)
+    abort: Abort = field(default_factory=Abort)
+    status: ScenarioStatus | None = None  # the engine's, live, once it has begun
+    journal: Journal | None = None  # the engine's, once a fault is about to land
+    task: asyncio.Task[None] | None = None
+
+    def faults(self) -> list[FaultStatus]:
+        if self.journal is not None:
+            return [entry.to_status() for entry in self.journal.entries]
+        return list(self.status.faults) if self.status else []
+
+
+def _outstanding(fault: FaultStatus) -> bool:
+    return fault.action in TIMED_FAULTS and fault.reverted_at is None
+
+
+class ScenarioSupervisor:
+    def __init__(self, ref: ObjectRef, body: Mapping[str, Any], env: Environment) -> None:
+        self.ref = ref
+        self.env = env
+        self.body: Mapping[str, Any] = body
+        self.shown = _status_of(body)  # what the resource shows while no run is active
+        self.observed_generation = self.shown.observed_generation
+        self.last_started = self.shown.started_at
+        self.history = list(self.shown.history)
+        self.stranded: list[FaultStatus] = []  # faults a finished run could not undo
+        self.scenario: ChaosScenario | None = None  # the current generation's, once valid
+        self.runs: dict[str, ActiveRun] = {}
+        self.changed = asyncio.Event()
+        self.events = EventRecorder(env.client, ref)
+        self.writer = StatusWriter(env.client, ref, self.compose, env.settings.status_interval)
+        self._loop: asyncio.Task[None] | None = None
+
+    # driven by the handlers
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._supervise(), name=f"supervise {self.ref}")
+
+    def observe(self, body: Mapping[str, Any]) -> None:
+        self.body = body
+        self.changed.set()
+
+    async def release(self) -> None:
+        """The resource is being deleted: abort its runs, undo what is left, then let go."""
+        await self._stop_loop()
+        await self._abort_all("the ChaosScenario was deleted")
+        leftovers = [f for f in [*self.stranded, *self.shown.faults] if _outstanding(f)]
+        if leftovers:
+            await self._revert_recorded(_unique(leftovers))
+            await self.writer.write_now(quiet=True)
+        await self.events.drain()
+
+    async def shutdown(self) -> None:
+        """The operator is stopping: undo every fault now rather than leave it to a restart."""
+        await self._stop_loop()
+        await self._abort_all("the operator is shutting down")
+        await self.events.drain()
+
+    # the loop
+
+    async def _supervise(self) -> None:
+        try:
+            await self._recover()
+        except Exception:  # an API hiccup: the record stays, the next restart tries again
+            log.exception("recovering %s failed", self.ref)
+        while True:
+            self.changed.clear()
+            try:
+                await self._honour_abort_request()
+                delay = await self._start_due_run()
+            except Exception:
+                log.exception("supervising %s failed; trying again shortly", self.ref)
+                delay = _RETRY_AFTER
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self.changed.wait()
+
+    async def _stop_loop(self) -> None:
+        if self._loop is not None and not self._loop.done():
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+
+    async def _recover(self) -> None:
+        """Undo what the status says is still applied, and end a run a restart interrupted."""
+        interrupted = self.shown.phase is Phase.RUNNING
+        outstanding = [f for f in self.shown.faults if _outstanding(f)]
+        if not interrupted and not outstanding:
+            return
+        reverted = await self._revert_recorded(outstanding)
+        if interrupted:
+            for step in self.shown.steps:
+                if step.phase is Phase.RUNNING:
+                    step.phase, step.finished_at = Phase.ABORTED, utcnow()
+            reason = "the operator restarted during the run"
+            if outstanding:
+                reason += f"; {reverted} of {len(outstanding)} recorded faults reverted"
+            finish(self.shown, Outcome(Ending.ABORTED, reason))
+            self._remember(self.shown)
+            self.events.warning("RunInterrupted", self.shown.message)
+        await self.writer.write_now(quiet=True)
+
+    async def _honour_abort_request(self) -> None:
+        annotations = self.body.get("metadata", {}).get("annotations") or {}
+        if annotations.get(ABORT_ANNOTATION) != "true":
+            return
+        reason = f"requested by the annotation {ABORT_ANNOTATION}=true"
+        if self.runs:
+            for run in self.runs.values():
+                run.abort(reason)
+            self.events.normal("AbortRequested", f"aborting run(s) {', '.join(self.runs)}")
+        else:
+            self.events.normal("AbortRequested", "no run in progress: nothing to abort")
+        # Cleared so that the next run (a spec change, the schedule) is not aborted at once.
+        await remove_annotation(self.env.client, self.ref, ABORT_ANNOTATION)
+
+    def _due(self) -> tuple[float | None, str]:
+        """Seconds until a run is due (None: not until something changes), and why."""
+        meta = self.body.get("metadata", {})
+        if meta.get("deletionTimestamp") or FINALIZER not in (meta.get("finalizers") or []):
+            return None, ""  # no fault before the finalizer guarantees it will be undone
+        generation = int(meta.get("generation") or 0)
+        if generation != self.observed_generation:
+            return 0.0, "spec"
+        if self.scenario is None and self.observed_generation == generation:
+            # Run before this operator started: the schedule still holds if the spec is valid.
+            with contextlib.suppress(ScenarioInvalid):
+                self.scenario = parse_scenario(_document(self.body), source=str(self.ref))
+        schedule = self.scenario.spec.schedule if self.scenario else None
+        if schedule is None:
+            return None, ""
+        base = self.last_started or _created(meta) or utcnow()
+        tick: datetime = croniter(schedule, base).get_next(datetime)
+        return max(0.0, (tick - utcnow()).total_seconds()), "schedule"
+
+    async def _start_due_run(self) -> float | None:
+        delay, cause = self._due()
+        if delay != 0.0:
+            return delay
+        generation = int(self.body.get("metadata", {}).get("generation") or 0)
+        try:
+            scenario = parse_scenario(_document(self.body), source=str(self.ref))
+        except ScenarioInvalid as error:
+            await self._refuse(str(error), generation)
+            return None
+        self.scenario = scenario
+        if self.runs:
+            match scenario.spec.concurrency_policy:
+                case "Forbid" if cause == "schedule":
+                    self.last_started = utcnow()
+                    running = ", ".join(self.runs)
+                    self.events.normal("RunSkipped", f"run {running} still running (Forbid)")
+                    return 0.0
+                case "Forbid":
+                    return None  # the spec change runs when the current run ends
+                case "Replace":
+                    await self._abort_all(f"replaced by a newer run ({cause})")
+        self._launch(scenario, generation)
+        return 0.0
+
+    def _launch(self, scenario: ChaosScenario, generation: int) -> None:
+        run = ActiveRun(uuid.uuid4().hex[:12], generation, scenario)
+        self.runs[run.run_id] = run
+        self.observed_generation, self.last_started = generation, run.started_at
+        self.env.metrics.active_runs.inc()
+        run.task = asyncio.create_task(self._execute(run), name=f"run {run.run_id} of {self.ref}")
+
+    async def _refuse(self, message: str, generation: int) -> None:
+        self.observed_generation = generation
+        self.scenario = None
+        self.shown = ended(Outcome(Ending.INVALID, message), history=self.shown.history)
+        self.shown.observed_generation = generation
+        self.events.warning("Invalid", message)
+        await self.writer.write_now(quiet=True)
+
+    # one run
+
+    async def _execute(self, run: ActiveRun) -> None:
+        platform = KubernetesPlatform(
+            self.env.client,
+            self.ref.namespace,
+            operator_namespace=self.env.settings.operator_namespace,
+        )
+
+        async def persist(journal: Journal) -> None:
+            run.journal = journal
+            await self.writer.write_now()
+
+        try:
+            await platform.start()
+            status = await run_scenario(
+                run.scenario,
+                platform,
+                observer=RunStatusObserver(self, run),
+                abort=run.abort,
+                run_id=run.run_id,
+                persist=persist,
+            )
+        except ScenarioInvalid as error:
+            status = ended(Outcome(Ending.INVALID, str(error)), history=[])
+        except TestCoordinatorError as error:
+            status = ended(Outcome(Ending.ERROR, str(error)), history=[])
+        except Exception as error:
+            log.exception("run %s of %s failed", run.run_id, self.ref)
+            status = ended(Outcome(Ending.ERROR, f"unexpected {type(error).__name__}: {error}"))
+        await self._finished(run, status)
+
+    async def _finished(self, run: ActiveRun, status: ScenarioStatus) -> None:
+        status.run_id, status.observed_generation = run.run_id, run.generation
+        status.started_at = status.started_at or run.started_at
+        newest = max(self.runs.values(), key=lambda r: r.started_at)
+        del self.runs[run.run_id]
+        self.env.metrics.active_runs.dec()
+        self.stranded += [f for f in status.faults if _outstanding(f)]
+        if newest is run:
+            self.shown = status
+        self._remember(status)
+        self.env.metrics.run_finished(status)
+        verdict = status.verdict.value if status.verdict else "no verdict"
+        text = f"{status.phase.value}, {verdict}: {status.message}"
+        if status.phase is Phase.SUCCEEDED:
+            self.events.normal("Succeeded", text)
+        else:
+            self.events.warning(status.phase.value, text)
+        await self.writer.write_now(quiet=True)
+        self.changed.set()  # a run deferred by the concurrency policy may start now
+
+    def _remember(self, status: ScenarioStatus) -> None:
+        if status.run_id is None:
+            return
+        self.history = [h for h in self.history if h.run_id != status.run_id]
+        self.history.append(
+            RunSummary(
+                run_id=status.run_id,
+                phase=status.phase,
+                verdict=status.verdict,
+                started_at=status.started_at,
+                finished_at=status.finished_at,
+                recovery_seconds=status.recovery_seconds,
+            )
+        )
+        limit = self.scenario.spec.history_limit if self.scenario else 10
+        self.history = self.history[-limit:] if limit else []
+
+    async def _abort_all(self, reason: str) -> None:
+        runs = list(self.runs.values())
+        for run in runs:
+            run.abort(reason)
+        await asyncio.gather(*(run.task for run in runs if run.task), return_exceptions=True)
+
+    # what the resource shows
+
+    def compose(self) -> ScenarioStatus:
+        newest = max(self.runs.values(), key=lambda r: r.started_at, default=None)
+        base = newest.status if newest is not None and newest.status is not None else self.shown
+        status = base.model_copy(deep=True)
+        if newest is not None:
+            status.faults = newest.faults()
+            status.observed_generation = newest.generation
+        elif status.observed_generation is None:
+            status.observed_generation = self.observed_generation
+        # Faults still in effect elsewhere stay on record until undone: older runs (Allow)
+        # and undos that failed.
+        others = [r for r in self.runs.values() if r is not newest]
+        status.faults += [f for r in others for f in r.faults() if _outstanding(f)]
+        shown = {id(f) for f in base.faults}
+        status.faults += [f for f in self.stranded if _outstanding(f) and id(f) not in shown]
+        status.history = list(self.history)
+        return status
+
+    # undoing from the record
+
+    async def _revert_recorded(self, faults: list[FaultStatus]) -> int:
+        """Undo recorded faults, retrying a vanished target until ``give_up_after``; returns
+        how many were undone. Those given up on are said so in an Event."""
+        platform = KubernetesPlatform(
+            self.env.client,
+            self.ref.namespace,
+            operator_namespace=self.env.settings.operator_namespace,
+        )
+        deadline = time.monotonic() + self.env.settings.give_up_after
+        remaining, delay, done = list(faults), 0.25, 0
+        problems: dict[int, str] = {}
+        while remaining:
+            failed = []
+            for fault in remaining:
+                try:
+                    outcome = await platform.revert(self._fault_of(fault), Workload(fault.workload))
+                except Exception as error:  # a vanished target, an API hiccup: try again
+                    problems[id(fault)] = str(error)
+                    failed.append(fault)
+                    continue
+                fault.reverted_at, done = utcnow(), done + 1
+                fault.message = f"{fault.message}; {outcome}".lstrip("; ")
+                self.events.normal("FaultReverted", f"{fault.action} {fault.workload}: {outcome}")
+            remaining = failed
+            if not remaining or time.monotonic() + delay > deadline:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        for fault in remaining:
+            give_up = self.env.settings.give_up_after
+            why = f"gave up undoing after {give_up:g}s: {problems.get(id(fault), 'unknown')}"
+            fault.message = f"{fault.message}; {why}".lstrip("; ")
+            self.events.warning("GaveUp", f"{fault.action} {fault.workload}: {why}")
+        self.stranded = [f for f in self.stranded if _outstanding(f) and f not in remaining]
+        return done
+
+    def _fault_of(self, recorded: FaultStatus) -> FaultSpec:
+        """The step's fault when the spec still has it; else the bare action, which is all a
+        Kubernetes revert reads."""
+        if self.scenario is not None:
+            for step in self.scenario.spec.steps:
+                if step.name == recorded.step and step.fault.action == recorded.action:
+                    return step.fault
+        params: dict[str, Any] = {"target": recorded.target}
+        if recorded.action == "scale":
+            params["replicas"] = 0
+        return FaultSpec.model_validate({recorded.action: params})
+
+
+def _status_of(body: Mapping[str, Any]) -> ScenarioStatus:
+    try:
+        return ScenarioStatus.model_validate(body.get("status") or {})
+    except ValueError:  # unreadable (another version, a hand edit): start afresh
+        return ScenarioStatus()
+
+
+def _document(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of the resource the scenario model reads (not status, not server fields)."""
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {
+            key: copy.deepcopy(meta[key])
+            for key in ("name", "namespace", "labels", "annotations")
+            if meta.get(key) is not None
+        },
+        "spec": copy.deepcopy(body.get("spec")),
+    }
+
+
+def _created(meta: Mapping[str, Any]) -> datetime | None:
+    stamp = meta.get("creationTimestamp")
+    if not stamp:
+        return None
+    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+
+
+def _unique(faults: list[FaultStatus]) -> list[FaultStatus]:
+    return list({id(fault): fault for fault in faults}.values())

@@ -1,0 +1,7 @@
+"""Kubernetes: pods selected by labels in one namespace, faulted through the API server."""
+
+from test_coordinator.platforms.kubernetes.client import connect
+from test_coordinator.platforms.kubernetes.platform import KubernetesPlatform, WorkloadGone
+from test_coordinator.platforms.kubernetes.safety import ENABLED_LABEL, SYSTEM_NAMESPACES
+
+__all__ = ["ENABLED_LABEL", "SYSTEM_NAMESPACES", "KubernetesPlatform", "WorkloadGone", "connect"]

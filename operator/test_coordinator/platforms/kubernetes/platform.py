@@ -1,0 +1,404 @@
+"""Pods in one namespace as workloads: faults by the Kubernetes API, never by node access.
+
+A workload's id names its kind: ``pod/risk-7d9f``, or for faults that act on what owns the pods
+(``scale``, ``rolloutRestart``) ``deployment/risk`` or ``statefulset/ledger``. Every revert works
+from the id alone, so that an operator restarted after a crash can undo what its status recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.models.apps_v1 import DeploymentStatus, StatefulSetStatus
+from lightkube.models.core_v1 import PodStatus
+from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
+from lightkube.models.networking_v1 import NetworkPolicySpec
+from lightkube.resources.apps_v1 import Deployment, StatefulSet
+from lightkube.resources.core_v1 import Namespace, Pod, Service
+from lightkube.resources.networking_v1 import NetworkPolicy
+from lightkube.types import PatchType
+
+from test_coordinator.errors import PlatformError, ScenarioInvalid
+from test_coordinator.platforms.base import Platform, Workload
+from test_coordinator.platforms.kubernetes.safety import refusal
+from test_coordinator.scenario.model import FaultSpec, RestartFault, ScaleFault
+from test_coordinator.scenario.status import utcnow
+
+__all__ = ["ISOLATED_LABEL", "ORIGINAL_REPLICAS", "KubernetesPlatform", "WorkloadGone"]
+
+ORIGINAL_REPLICAS = "chaos.tse.dev/original-replicas"
+"""Annotation a ``scale`` writes in the same patch as the new count: the count to go back to."""
+ISOLATED_LABEL = "chaos.tse.dev/isolated"
+"""Label an ``isolate`` puts on a pod, which its deny-all NetworkPolicy selects."""
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "test-coordinator"}
+_OWNER_KINDS: dict[str, type[Deployment] | type[StatefulSet]] = {
+    "deployment": Deployment,
+    "statefulset": StatefulSet,
+}
+_OWNER_FAULTS = frozenset({"scale", "rolloutRestart"})
+
+
+class WorkloadGone(PlatformError):
+    """The thing a revert must restore no longer exists (it may yet come back)."""
+
+
+Owner = Deployment | StatefulSet
+
+
+class KubernetesPlatform(Platform):
+    name = "kubernetes"
+    faults = frozenset({"kill", "restart", "rolloutRestart", "scale", "isolate"})
+
+    def __init__(
+        self, client: AsyncClient, namespace: str, *, operator_namespace: str | None = None
+    ) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.operator_namespace = operator_namespace
+
+    async def start(self) -> None:
+        """Refuse, before anything is touched, a namespace that chaos must not enter."""
+        labels: Mapping[str, str] | None = None
+        try:
+            found = await self.client.get(Namespace, self.namespace)
+            labels = (found.metadata.labels if found.metadata else None) or {}
+        except ApiError as error:
+            if error.status.code != 404:
+                raise PlatformError(f"cannot read namespace {self.namespace}: {error}") from None
+        problem = refusal(self.namespace, labels, operator_namespace=self.operator_namespace)
+        if problem is not None:
+            raise problem
+
+    # selection
+
+    async def select(self, selector: Mapping[str, str]) -> list[Workload]:
+        """Running pods that carry every label of ``selector`` (terminating ones are leaving)."""
+        if not selector:
+            raise ScenarioInvalid("an empty selector would select every pod in the namespace")
+        labels: dict[str, Any] = dict(selector)  # the API filters; the check below is for sure
+        pods = [
+            pod
+            async for pod in self.client.list(Pod, namespace=self.namespace, labels=labels)
+            if _is_live(pod) and _labels(pod.metadata).items() >= selector.items()
+        ]
+        workloads = [Workload(f"pod/{_name(pod.metadata)}", _labels(pod.metadata)) for pod in pods]
+        return sorted(workloads, key=lambda workload: workload.id)
+
+    async def fault_targets(self, fault: FaultSpec, chosen: Sequence[Workload]) -> list[Workload]:
+        if fault.action not in _OWNER_FAULTS:
+            return list(chosen)
+        owners: dict[str, Workload] = {}
+        candidates = await self._owners()
+        for pod in chosen:
+            owner = next((o for o in candidates if _selects(o, pod.labels)), None)
+            if owner is None:
+                raise ScenarioInvalid(
+                    f"{pod.id} has no Deployment or StatefulSet to {fault.action}: select pods "
+                    "that a Deployment or StatefulSet owns"
+                )
+            owner_id = f"{type(owner).__name__.lower()}/{_name(owner.metadata)}"
+            owners.setdefault(owner_id, Workload(owner_id, _labels(owner.metadata)))
+        return list(owners.values())
+
+    async def _owners(self) -> list[Owner]:
+        found: list[Owner] = [
+            item async for item in self.client.list(Deployment, namespace=self.namespace)
+        ]
+        found += [item async for item in self.client.list(StatefulSet, namespace=self.namespace)]
+        return found
+
+    # faults
+
+    async def apply(self, fault: FaultSpec, workload: Workload) -> str:
+        kind, name = _split(workload)
+        match fault.action, fault.params:
+            case "kill", _:
+                return await self._delete_pod(name, grace=0)
+            case "restart", RestartFault(grace_period=grace):
+                return await self._delete_pod(name, grace=math.ceil(grace))
+            case "rolloutRestart", _:
+                template = {"metadata": {"annotations": {RESTARTED_AT: utcnow().isoformat()}}}
+                await self._patch_owner(kind, name, {"spec": {"template": template}})
+                return f"rollout restart of {workload.id}"
+            case "scale", ScaleFault(replicas=replicas):
+                return await self._scale(kind, name, replicas)
+            case "isolate", _:
+                return await self._isolate(name)
+        raise PlatformError(f"fault {fault.action!r} is not supported on the kubernetes platform")
+
+    async def revert(self, fault: FaultSpec, workload: Workload) -> str:
+        kind, name = _split(workload)
+        match fault.action:
+            case "scale":
+                return await self._unscale(kind, name)
+            case "isolate":
+                return await self._unisolate(name)
+        return "nothing to revert"
+
+    async def _delete_pod(self, name: str, *, grace: int) -> str:
+        try:
+            await self.client.delete(Pod, name, namespace=self.namespace, grace_period=grace)
+        except ApiError as error:
+            if error.status.code == 404:
+                return f"pod {name} was already gone"
+            raise PlatformError(f"cannot delete pod {name}: {error}") from None
+        return f"deleted pod {name} (grace period {grace}s)"
+
+    async def _scale(self, kind: str, name: str, replicas: int) -> str:
+        owner = await self._get_owner(kind, name)
+        annotations = _annotations(owner.metadata)
+        current = owner.spec.replicas if owner.spec and owner.spec.replicas is not None else 1
+        # A scale left by a crashed run keeps the count it recorded: that one is the original.
+        original = int(annotations.get(ORIGINAL_REPLICAS, current))
+        patch = {
+            "metadata": {"annotations": {ORIGINAL_REPLICAS: str(original)}},
+            "spec": {"replicas": replicas},
+        }
+        await self._patch_owner(kind, name, patch)
+        return f"{kind}/{name} scaled from {original} to {replicas} replicas"
+
+    async def _unscale(self, kind: str, name: str) -> str:
+        try:
+            owner = await self._get_owner(kind, name)
+        except WorkloadGone:
+            message = f"{kind}/{name} is gone: its replica count cannot be restored"
+            raise WorkloadGone(message) from None
+        recorded = _annotations(owner.metadata).get(ORIGINAL_REPLICAS)
+        if recorded is None:
+            return f"{kind}/{name} was not scaled: nothing to revert"
+        patch = {
+            "metadata": {"annotations": {ORIGINAL_REPLICAS: None}},
+            "spec": {"replicas": int(recorded)},
+        }
+        await self._patch_owner(kind, name, patch)
+        return f"{kind}/{name} back to {recorded} replicas"
+
+    async def _isolate(self, pod: str) -> str:
+        mark = _isolation_mark(pod)
+        policy = NetworkPolicy(
+            metadata=ObjectMeta(
+                name=f"chaos-isolate-{mark}",
+                namespace=self.namespace,
+                labels={**MANAGED_BY, ISOLATED_LABEL: mark},
+                annotations={"chaos.tse.dev/pod": pod},
+            ),
+            # No rule at all, for both directions: nothing in, nothing out.
+            spec=NetworkPolicySpec(
+                podSelector=LabelSelector(matchLabels={ISOLATED_LABEL: mark}),
+                policyTypes=["Ingress", "Egress"],
+            ),
+        )
+        try:
+            await self.client.create(policy)
+        except ApiError as error:
+            if error.status.code != 409:  # left by an earlier run: the same policy
+                raise PlatformError(f"cannot create a NetworkPolicy: {error}") from None
+        label = {"metadata": {"labels": {ISOLATED_LABEL: mark}}}
+        try:
+            await self.client.patch(
+                Pod, pod, label, namespace=self.namespace, patch_type=PatchType.MERGE
+            )
+        except ApiError as error:
+            await self._unisolate(pod)
+            if error.status.code == 404:
+                return f"pod {pod} was already gone"
+            raise PlatformError(f"cannot label pod {pod}: {error}") from None
+        return f"pod {pod} isolated by NetworkPolicy chaos-isolate-{mark}"
+
+    async def _unisolate(self, pod: str) -> str:
+        mark = _isolation_mark(pod)
+        removed = await _ignore_missing(
+            self.client.delete(NetworkPolicy, f"chaos-isolate-{mark}", namespace=self.namespace)
+        )
+        unlabel = {"metadata": {"labels": {ISOLATED_LABEL: None}}}
+        await _ignore_missing(
+            self.client.patch(
+                Pod, pod, unlabel, namespace=self.namespace, patch_type=PatchType.MERGE
+            )
+        )
+        if not removed:
+            return f"NetworkPolicy chaos-isolate-{mark} was already gone"
+        return f"NetworkPolicy chaos-isolate-{mark} removed"
+
+    async def _get_owner(self, kind: str, name: str) -> Owner:
+        try:
+            return await self.client.get(_owner_kind(kind), name, namespace=self.namespace)
+        except ApiError as error:
+            if error.status.code == 404:
+                raise WorkloadGone(f"{kind}/{name} not found") from None
+            raise PlatformError(f"cannot read {kind}/{name}: {error}") from None
+
+    async def _patch_owner(self, kind: str, name: str, patch: dict[str, Any]) -> None:
+        try:
+            await self.client.patch(
+                _owner_kind(kind), name, patch, namespace=self.namespace, patch_type=PatchType.MERGE
+            )
+        except ApiError as error:
+            if error.status.code == 404:
+                raise WorkloadGone(f"{kind}/{name} not found") from None
+            raise PlatformError(f"cannot patch {kind}/{name}: {error}") from None
+
+    # observation
+
+    async def endpoint(self, workload: Workload, port: int | str) -> str:
+        """The cluster DNS name of the Service that selects the pod, else the pod's IP."""
+        _, name = _split(workload)
+        try:
+            pod = await self.client.get(Pod, name, namespace=self.namespace)
+        except ApiError as error:
+            raise LookupError(f"pod {name}: {error.status.message}") from None
+        number = _container_port(pod, port)
+        async for service in self.client.list(Service, namespace=self.namespace):
+            service_port = _service_port(service, port, number)
+            if service_port is not None and _service_selects(service, _labels(pod.metadata)):
+                return f"{_name(service.metadata)}.{self.namespace}.svc:{service_port}"
+        ip = pod.status.podIP if pod.status else None
+        if not ip:
+            raise LookupError(f"pod {name} has no IP yet")
+        if number is None:
+            raise LookupError(f"pod {name} declares no container port named {port!r}")
+        return f"{ip}:{number}"
+
+    async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
+        """All replicas available, and as many of the pods it selects Ready and not leaving."""
+        try:
+            owner = await self._get_owner(kind.lower(), name)
+        except WorkloadGone:
+            return False, f"{kind} {name} not found"
+        wanted = owner.spec.replicas if owner.spec and owner.spec.replicas is not None else 1
+        status = owner.status
+        available = _available(status)
+        generation = owner.metadata.generation if owner.metadata else None
+        observed = status.observedGeneration if status else None
+        selector = owner.spec.selector if owner.spec else None
+        # The API server narrows by matchLabels; _selects() applies the whole selector.
+        narrowed: dict[str, Any] | None = dict(selector.matchLabels or {}) if selector else None
+        pods = [
+            pod
+            async for pod in self.client.list(Pod, namespace=self.namespace, labels=narrowed)
+            if _selects(owner, _labels(pod.metadata)) and _is_live(pod)
+        ]
+        ready = sum(1 for pod in pods if _pod_ready(pod.status))
+        text = f"{ready}/{wanted} pods ready, {available} available"
+        if generation is not None and observed is not None and observed < generation:
+            return False, f"{text}; rollout of generation {generation} not yet observed"
+        return ready >= wanted and available >= wanted and len(pods) >= wanted, text
+
+
+# helpers: the models' optional fields, read without a wall of None checks
+
+
+def _name(meta: ObjectMeta | None) -> str:
+    return (meta.name if meta else None) or ""
+
+
+def _labels(meta: ObjectMeta | None) -> dict[str, str]:
+    return dict((meta.labels if meta else None) or {})
+
+
+def _annotations(meta: ObjectMeta | None) -> dict[str, str]:
+    return dict((meta.annotations if meta else None) or {})
+
+
+def _split(workload: Workload) -> tuple[str, str]:
+    kind, _, name = workload.id.partition("/")
+    if not name:
+        raise PlatformError(f"not a Kubernetes workload id: {workload.id!r}")
+    return kind, name
+
+
+def _owner_kind(kind: str) -> type[Deployment] | type[StatefulSet]:
+    try:
+        return _OWNER_KINDS[kind]
+    except KeyError:
+        raise PlatformError(f"{kind!r} is not a Deployment or StatefulSet") from None
+
+
+def _is_live(pod: Pod) -> bool:
+    leaving = pod.metadata is not None and pod.metadata.deletionTimestamp is not None
+    finished = pod.status is not None and pod.status.phase in ("Succeeded", "Failed")
+    return not leaving and not finished
+
+
+def _pod_ready(status: PodStatus | None) -> bool:
+    conditions = (status.conditions if status else None) or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
+def _available(status: DeploymentStatus | StatefulSetStatus | None) -> int:
+    if status is None:
+        return 0
+    return status.availableReplicas or 0
+
+
+def _selects(owner: Owner, labels: Mapping[str, str]) -> bool:
+    selector = owner.spec.selector if owner.spec else None
+    return selector is not None and _matches(selector, labels)
+
+
+def _matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """A label selector as the API server reads it; an empty one selects nothing here."""
+    wanted = selector.matchLabels or {}
+    expressions = selector.matchExpressions or []
+    if not wanted and not expressions:
+        return False
+    if any(labels.get(key) != value for key, value in wanted.items()):
+        return False
+    for expression in expressions:
+        value, values = labels.get(expression.key), expression.values or []
+        match expression.operator:
+            case "In" if value not in values:
+                return False
+            case "NotIn" if value in values:
+                return False
+            case "Exists" if value is None:
+                return False
+            case "DoesNotExist" if value is not None:
+                return False
+    return True
+
+
+def _service_selects(service: Service, labels: Mapping[str, str]) -> bool:
+    selector = (service.spec.selector if service.spec else None) or {}
+    return bool(selector) and all(labels.get(key) == value for key, value in selector.items())
+
+
+def _container_port(pod: Pod, port: int | str) -> int | None:
+    if isinstance(port, int):
+        return port
+    containers = pod.spec.containers if pod.spec else []
+    for container in containers:
+        for declared in container.ports or []:
+            if declared.name == port:
+                return declared.containerPort
+    return None
+
+
+def _service_port(service: Service, port: int | str, number: int | None) -> int | None:
+    """The Service's port that reaches the pod's ``port`` (by name, or by target number)."""
+    for declared in (service.spec.ports if service.spec else None) or []:
+        target = declared.targetPort if declared.targetPort is not None else declared.port
+        if declared.name == port or target == port or (number is not None and target == number):
+            return declared.port
+    return None
+
+
+def _isolation_mark(pod: str) -> str:
+    """A label value (≤ 63 characters) that names one pod, however long its name."""
+    return hashlib.sha256(pod.encode()).hexdigest()[:16]
+
+
+async def _ignore_missing(call: Awaitable[object]) -> bool:
+    """Await an API call; False when its object was already gone."""
+    try:
+        await call
+    except ApiError as error:
+        if error.status.code == 404:
+            return False
+        raise PlatformError(str(error)) from None
+    return True

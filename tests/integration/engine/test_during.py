@@ -1,0 +1,94 @@
+"""A during-check against a real process paused for 2 s: its success rate tells the pause."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_coordinator.engine import run_scenario
+from test_coordinator.platforms.local import LocalPlatform
+from test_coordinator.scenario import ChaosScenario, When, parse_scenario
+
+from tests.integration.stacks import alive, started_pids, tiny, tiny_stack
+
+PAUSE = 2.0
+INTERVAL = 0.1
+
+
+def scenario(during: dict[str, Any]) -> ChaosScenario:
+    """Pause another service 1 s, the api for 2 s, the other again 1 s: the during-check sees
+    the api down for about half of the time it watches."""
+
+    def pause(name: str, target: str, seconds: float) -> dict[str, Any]:
+        fault = {"pause": {"target": target}}
+        return {"name": name, "fault": fault, "duration": f"{seconds}s"}
+
+    document = {
+        "apiVersion": "chaos.tse.dev/v1alpha1",
+        "kind": "ChaosScenario",
+        "metadata": {"name": "pause"},
+        "spec": {
+            "targets": {
+                "api": {"selector": {"app": "api"}},
+                "other": {"selector": {"app": "other"}},
+            },
+            "during": [during],
+            "steps": [
+                pause("before", "other", 1),
+                pause("api", "api", PAUSE),
+                pause("after", "other", 1),
+            ],
+        },
+    }
+    return parse_scenario(document, source="test")
+
+
+@pytest.fixture
+async def platform(tmp_path: Path) -> AsyncIterator[LocalPlatform]:
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    stack = tiny_stack(pid_dir, api=tiny("api", pid_dir), other=tiny("other", pid_dir))
+    async with LocalPlatform(stack, log_dir=tmp_path / "logs") as platform:
+        yield platform  # type: ignore[misc]
+    assert not [pid for pid in started_pids(pid_dir) if alive(pid)], "a process outlived the run"
+
+
+async def test_a_2s_pause_at_100ms_gives_a_success_rate_consistent_with_the_pause(
+    platform: LocalPlatform,
+) -> None:
+    # A timeout longer than the interval: observations of the frozen service overlap, and each
+    # interval still counts once. Those begun shortly before the resume are answered after it:
+    # the latency bound counts such late answers as failures, as a user waiting would.
+    check = {
+        "name": "api answers",
+        "http": {"target": "api", "port": "tcp", "maxLatency": "150ms"},
+        "interval": f"{INTERVAL}s",
+        "timeout": "500ms",
+        "minSuccessRate": 0.9,
+    }
+    status = await run_scenario(scenario(check), platform)
+
+    during = next(c for c in status.checks if c.when is When.DURING)
+    [samples] = [s for s in status.samples if s.when is When.DURING]
+    applied = [fault.applied_at for fault in status.faults]
+    watched = (status.steps[-1].finished_at - applied[0]).total_seconds()  # type: ignore[operator]
+    expected = 1 - PAUSE / watched
+    failures = samples.passed.count("0")
+    report = f"{during.observed}; watched {watched:.2f}s, expected rate {expected:.2f}"
+    print(f"rate {during.success_rate}: {report}")  # the figures, for the log
+
+    assert not during.passed
+    assert during.success_rate is not None
+    assert abs(during.success_rate - expected) <= 0.15, report
+    assert during.observations == len(samples.offsets)
+    assert 0.7 * watched / INTERVAL <= during.observations <= 1.1 * watched / INTERVAL + 2, report
+    assert PAUSE / INTERVAL * 0.7 <= failures <= PAUSE / INTERVAL + 6, report
+    # The longest outage is the pause, and it began when the api was frozen.
+    assert during.longest_failure_seconds is not None
+    assert PAUSE - 0.3 <= during.longest_failure_seconds <= PAUSE + 0.6, report
+    assert during.longest_failure_at is not None
+    began = (during.longest_failure_at - applied[1]).total_seconds()
+    assert -0.05 <= began <= INTERVAL + 0.3, report
+    assert "longest outage" in during.observed and "from " in during.observed

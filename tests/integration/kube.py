@@ -1,0 +1,624 @@
+"""A Kubernetes API for tests: kmock's emulator, made to behave like an API server, plus a
+simulated ReplicaSet controller and kubelet.
+
+Mocked here, because no cluster can run on this machine: the API server and what the cluster's
+controllers do. ``ApiServer`` adds what the product relies on and kmock leaves out: uid,
+generation (bumped on spec changes only), resourceVersion, creationTimestamp, the status
+subresource (a main-resource patch cannot touch status, a status patch touches only status),
+label selectors on list and watch, and list kinds. ``Workloads`` plays the ReplicaSet controller
+and the kubelet: it keeps each Deployment at its replica count (a deleted pod comes back under a
+new name), marks a new pod Ready after the Deployment's ``sim.test/ready-delay``, replaces pods
+on a rollout restart, and writes the Deployment's status. A Deployment annotated
+``sim.test/recreate: "false"`` gets no replacement for a deleted pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import datetime
+import hashlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiohttp.web
+import kmock
+import yaml
+from kmock._internal import dicts
+
+REPO = Path(__file__).resolve().parents[2]
+CRD_FILE = REPO / "crds" / "chaosscenario.yaml"
+SCENARIOS = ("chaos.tse.dev", "v1alpha1", "chaosscenarios")
+READY_DELAY = "sim.test/ready-delay"
+RECREATE = "sim.test/recreate"
+OPERATOR_NAMESPACE = "test-coordinator-system"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _selected(labels: Mapping[str, str], selector: str) -> bool:
+    """``labelSelector`` as the API server reads it (equality and existence terms)."""
+    for term in filter(None, selector.split(",")):
+        if "!=" in term:
+            key, _, value = term.partition("!=")
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, _, value = term.partition("=")
+            if labels.get(key) != value.lstrip("="):
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+class _DirectDispatch(kmock.RawHandler):
+    """Serves the emulator's API requests straight from its handlers. kmock matches each
+    request against every request it has ever seen (quadratic: minutes for the benchmarks);
+    this emulator defines no reactions of its own, so nothing needs matching."""
+
+    _KEEP = 200  # requests kept for kmock's own (rare) matching: discovery
+
+    async def _handle(self, request: Any) -> Any:
+        serve = {
+            kmock.action.LIST: "_serve_list",
+            kmock.action.WATCH: "_serve_watch",
+            kmock.action.FETCH: "_serve_fetch",
+            kmock.action.CREATE: "_serve_create",
+            kmock.action.UPDATE: "_serve_update",
+            kmock.action.DELETE: "_serve_delete",
+        }.get(request.action)
+        requests = self._requests
+        if len(requests) > 2 * self._KEEP:
+            del requests[: -self._KEEP]
+        if serve is None or request.resource is None or not request.resource.plural:
+            return await super()._handle(request)  # API discovery
+        return await kmock.Response(payload=getattr(self, serve))(request)
+
+
+class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
+    """kmock's emulator with the API-server behaviour the operator depends on."""
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.versions = itertools.count(1)
+        self.admission = asyncio.Lock()
+        self.mutated = asyncio.Event()  # set after every write: the simulated controllers wake
+        self.namespaces: dict[str, dict[str, Any]] = {}
+        self.deletions: list[tuple[float, str, str]] = []  # (monotonic, plural, name)
+        self.resources.load_bundled()
+        crd = yaml.safe_load(CRD_FILE.read_text())["spec"]
+        self.resources["/".join(SCENARIOS)] = kmock.ResourceInfo(
+            kind=crd["names"]["kind"],
+            singular=crd["names"]["singular"],
+            namespaced=True,
+            verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+            shortnames=set(crd["names"]["shortNames"]),
+            categories=set(crd["names"]["categories"]),
+            subresources=set(crd["versions"][0]["subresources"]),
+        )
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        # kmock reads /api/v1/namespaces/NAME as "namespace NAME", not as the Namespace object.
+        path = raw_request.path.rstrip("/")
+        response: aiohttp.web.StreamResponse
+        if path == "/api/v1/namespaces" or (
+            path.startswith("/api/v1/namespaces/") and path.count("/") == 4
+        ):
+            response = await self._serve_namespace(raw_request, path.rpartition("/")[2])
+        else:
+            response = await super().__call__(raw_request)
+        # An API server says "application/json" with no charset, and clients (lightkube) only
+        # read an error's Status when it says exactly that.
+        if not response.prepared and response.content_type == "application/json":
+            response.charset = None
+        return response
+
+    async def _serve_namespace(
+        self, raw_request: aiohttp.web.BaseRequest, name: str
+    ) -> aiohttp.web.StreamResponse:
+        if raw_request.method == "POST":
+            body = await raw_request.json()
+            body["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=_now())
+            self.namespaces[body["metadata"]["name"]] = body
+            return aiohttp.web.json_response(body, status=201)
+        if name == "namespaces":
+            items = list(self.namespaces.values())
+            return aiohttp.web.json_response({"kind": "NamespaceList", "items": items})
+        if name not in self.namespaces:
+            status = {"kind": "Status", "apiVersion": "v1", "code": 404, "reason": "NotFound"}
+            status["message"] = f'namespaces "{name}" not found'
+            return aiohttp.web.json_response(status, status=404)
+        return aiohttp.web.json_response(self.namespaces[name])
+
+    async def _handle(self, request: Any) -> Any:
+        if request.resource is None or request.action not in (
+            kmock.action.CREATE,
+            kmock.action.UPDATE,
+            kmock.action.DELETE,
+        ):
+            return await super()._handle(request)
+        async with self.admission:
+            await self._admit(request)
+            response = await super()._handle(request)
+        if request.resource.plural in ("pods", "deployments", "statefulsets"):
+            self.mutated.set()
+        return response
+
+    async def _admit(self, request: Any) -> None:
+        # Not .get(): kmock's resource table makes up an entry for any key it is asked for.
+        info = self.resources[request.resource] if request.resource in self.resources else None  # noqa: SIM401
+        has_status = info is not None and "status" in info.subresources
+        data = request.data
+        if request.action == kmock.action.CREATE and isinstance(data, dict):
+            meta = data.setdefault("metadata", {})
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+            meta.update(
+                uid=str(uuid.uuid4()),
+                resourceVersion=str(next(self.versions)),
+                creationTimestamp=_now(),
+                generation=1,
+            )
+            if has_status and request.resource.plural == SCENARIOS[2]:
+                data.pop("status", None)  # a custom resource's status comes only via /status
+            return
+        key = (request.resource, request.namespace, request.name)
+        if key not in self.objects or self.objects[key].deleted:
+            return  # the emulator answers 404
+        current = self.objects[key].raw
+        if request.action == kmock.action.DELETE:
+            self.deletions.append((time.monotonic(), request.resource.plural, request.name))
+            meta = current.get("metadata", {})
+            if meta.get("finalizers") and not meta.get("deletionTimestamp"):
+                stamp = {"deletionTimestamp": _now(), "resourceVersion": str(next(self.versions))}
+                self.objects[key].patch({"metadata": stamp})
+                event = {"type": "MODIFIED", "object": self.objects[key].raw}
+                await self._buses[request.resource].put(event)
+            return
+        if isinstance(data, list):
+            self._admit_json_patch(current, data)
+            return
+        if request.subresource == "status":
+            for key_name in list(data):
+                if key_name != "status":
+                    del data[key_name]
+        elif has_status:
+            data.pop("status", None)
+        merged = dicts.merge_patch_dict(current, data)
+        meta = data.setdefault("metadata", {})
+        generation = int(current.get("metadata", {}).get("generation") or 1)
+        if merged.get("spec") != current.get("spec"):
+            generation += 1
+        meta.update(resourceVersion=str(next(self.versions)), generation=generation)
+
+    def _admit_json_patch(self, current: dict[str, Any], ops: list[dict[str, Any]]) -> None:
+        """A failed ``test`` (kopf's optimistic lock on resourceVersion) is a 422, as on a real
+        API server, so that the client re-reads and retries instead of repeating itself."""
+        for op in ops:
+            if op.get("op") != "test":
+                continue
+            node: Any = current
+            for part in op["path"].strip("/").split("/"):
+                node = node.get(part) if isinstance(node, dict) else None
+            if node != op.get("value"):
+                raise kmock.KubernetesError(
+                    status=422, reason="Invalid", message=f"test of {op['path']} failed"
+                )
+        version = str(next(self.versions))
+        ops.append({"op": "add", "path": "/metadata/resourceVersion", "value": version})
+
+    async def _serve_list(self, request: Any) -> Any:
+        payload = await super()._serve_list(request)
+        selector = request.params.get("labelSelector", "")
+        items = [
+            item
+            for item in payload["items"]
+            if _selected(item.get("metadata", {}).get("labels") or {}, selector)
+        ]
+        kind = self.resources[request.resource].kind or "Object"
+        version = str(next(self.versions))
+        return {"kind": f"{kind}List", "metadata": {"resourceVersion": version}, "items": items}
+
+    async def _serve_watch(self, request: Any) -> AsyncIterator[Any]:
+        selector = request.params.get("labelSelector", "")
+        async for item in super()._serve_watch(request):
+            obj = item.get("object", {}) if isinstance(item, dict) else {}
+            if not obj or _selected(obj.get("metadata", {}).get("labels") or {}, selector):
+                yield item
+
+    # reading state in tests, without going through HTTP
+
+    def get(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        for (resource, ns, obj_name), obj in self.objects.items():
+            if resource.plural == plural and ns == namespace and obj_name == name:
+                return None if obj.deleted else copy.deepcopy(obj.raw)
+        return None
+
+    def list(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(obj.raw)
+            for (resource, ns, _), obj in self.objects.items()
+            if resource.plural == plural and not obj.deleted and namespace in (None, ns)
+        ]
+
+    def raw(self, plural: str) -> list[dict[str, Any]]:
+        """The stored objects themselves, not copies: for readers that never change them."""
+        return [
+            obj.raw
+            for (resource, _, _), obj in self.objects.items()
+            if resource.plural == plural and not obj.deleted
+        ]
+
+    def history(self, plural: str, namespace: str, name: str) -> list[dict[str, Any] | None]:
+        for (resource, ns, obj_name), obj in self.objects.items():
+            if resource.plural == plural and ns == namespace and obj_name == name:
+                return [None if v is None else copy.deepcopy(v.raw) for v in obj.history]
+        return []
+
+
+def _ready(pod: Mapping[str, Any]) -> bool:
+    conditions = pod.get("status", {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _template_hash(template: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+
+
+class Workloads:
+    """The simulated ReplicaSet controller and kubelet, writing through the API like theirs."""
+
+    def __init__(self, api: ApiServer) -> None:
+        self.api = api
+        self.readying: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.created: list[tuple[float, str]] = []  # (monotonic, pod name) of every pod made
+        self.deleted_pods: list[tuple[float, str]] = []  # noticed deletions (monotonic, name)
+        self._known: set[tuple[str, str]] = set()
+
+    async def run(self) -> None:
+        while True:
+            self.api.mutated.clear()
+            await self.reconcile()
+            await self.api.mutated.wait()
+
+    async def reconcile(self) -> None:
+        pods = self.api.raw("pods")
+        alive = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods}
+        for gone in self._known - alive:
+            self.deleted_pods.append((time.monotonic(), gone[1]))
+        self._known = alive
+        for deployment in self.api.raw("deployments"):
+            await self._reconcile(deployment, pods)
+
+    async def _reconcile(self, deployment: dict[str, Any], pods: list[dict[str, Any]]) -> None:
+        meta, spec = deployment["metadata"], deployment["spec"]
+        namespace, name = meta["namespace"], meta["name"]
+        annotations = meta.get("annotations") or {}
+        wanted = int(spec.get("replicas", 1))
+        template_hash = _template_hash(spec["template"])
+        selector = spec["selector"]["matchLabels"]
+        mine = [
+            p
+            for p in pods
+            if p["metadata"]["namespace"] == namespace
+            and all(p["metadata"].get("labels", {}).get(k) == v for k, v in selector.items())
+            and not p["metadata"].get("deletionTimestamp")
+        ]
+        stale = [
+            p for p in mine if p["metadata"]["labels"].get("pod-template-hash") != template_hash
+        ]
+        current = [p for p in mine if p not in stale]
+        for pod in stale + current[wanted:]:
+            await self._delete(namespace, pod["metadata"]["name"])
+        current = current[:wanted]
+        recreate = annotations.get(RECREATE, "true") != "false"
+        may_create = recreate or not self._ever_created(namespace, name)
+        if may_create:
+            for _ in range(wanted - len(current)):
+                current.append(await self._create_pod(deployment, template_hash))
+        ready = sum(1 for p in current if _ready(p))
+        status = {
+            "observedGeneration": meta.get("generation", 1),
+            "replicas": len(current),
+            "updatedReplicas": len(current),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+        }
+        if {k: deployment.get("status", {}).get(k) for k in status} != status:
+            await self._write(
+                "PATCH",
+                f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status",
+                {"status": status},
+            )
+
+    def _ever_created(self, namespace: str, deployment: str) -> bool:
+        return any(name.startswith(f"{deployment}-") for _, name in self.created)
+
+    async def _create_pod(self, deployment: dict[str, Any], template_hash: str) -> dict[str, Any]:
+        meta, template = deployment["metadata"], deployment["spec"]["template"]
+        namespace = meta["namespace"]
+        name = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {**template["metadata"]["labels"], "pod-template-hash": template_hash},
+            },
+            "spec": copy.deepcopy(template["spec"]),
+            # Loopback: no check in these tests connects to a pod, and none ever leaves here.
+            "status": {
+                "phase": "Running",
+                "podIP": "127.0.0.1",
+                "conditions": [{"type": "Ready", "status": "False"}],
+            },
+        }
+        await self._write("POST", f"/api/v1/namespaces/{namespace}/pods", pod)
+        self.created.append((time.monotonic(), name))
+        delay = float((meta.get("annotations") or {}).get(READY_DELAY, "0"))
+        self.readying[(namespace, name)] = asyncio.create_task(self._ready_later(pod, delay))
+        return pod
+
+    async def _ready_later(self, pod: dict[str, Any], delay: float) -> None:
+        await asyncio.sleep(delay)  # the simulated start-up time of the container
+        meta = pod["metadata"]
+        if self.api.get("pods", meta["namespace"], meta["name"]) is None:
+            return
+        ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+        path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
+        await self._write("PATCH", path, ready)
+
+    async def _delete(self, namespace: str, name: str) -> None:
+        await self._write("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", None)
+
+    async def _write(self, method: str, path: str, body: Any) -> None:
+        headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
+        async with self.api.request(method, path, json=body, headers=headers) as response:
+            if response.status >= 400 and response.status != 404:
+                raise AssertionError(f"{method} {path}: {response.status} {await response.text()}")
+
+    async def close(self) -> None:
+        for task in self.readying.values():
+            task.cancel()
+        await asyncio.gather(*self.readying.values(), return_exceptions=True)
+
+
+@dataclass
+class Cluster:
+    """An API server on loopback with simulated workloads, and what tests do to it."""
+
+    api: ApiServer
+    url: str
+    kubeconfig: Path
+    workloads: Workloads
+    scenarios: list[tuple[str, str]] = field(default_factory=list)
+
+    async def apply(self, path: str, obj: dict[str, Any]) -> dict[str, Any]:
+        async with self.api.post(path, json=obj) as response:
+            body: dict[str, Any] = await response.json()
+            assert response.status < 400, body
+            return body
+
+    async def patch(self, path: str, patch: dict[str, Any]) -> None:
+        headers = {"Content-Type": "application/merge-patch+json"}
+        async with self.api.patch(path, json=patch, headers=headers) as response:
+            assert response.status < 400, await response.text()
+
+    async def delete(self, path: str) -> None:
+        async with self.api.delete(path) as response:
+            assert response.status < 400, await response.text()
+
+    async def namespace(self, name: str, *, enabled: bool = True) -> None:
+        labels = {"chaos.tse.dev/enabled": "true"} if enabled else {}
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        body["metadata"]["labels"] = labels  # type: ignore[index]
+        await self.apply("/api/v1/namespaces", body)
+
+    async def deployment(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        replicas: int = 1,
+        ready_delay: float = 0.0,
+        recreate: bool = True,
+        ports: Mapping[str, int] | None = None,
+    ) -> None:
+        labels = {"app": name}
+        container: dict[str, Any] = {"name": name, "image": "test-coordinator:dev"}
+        if ports:
+            container["ports"] = [{"name": n, "containerPort": p} for n, p in ports.items()]
+        await self.apply(
+            f"/apis/apps/v1/namespaces/{namespace}/deployments",
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "annotations": {
+                        READY_DELAY: str(ready_delay),
+                        RECREATE: "true" if recreate else "false",
+                    },
+                },
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [container]},
+                    },
+                },
+            },
+        )
+
+    async def scenario(self, namespace: str, name: str, spec: dict[str, Any], **meta: Any) -> None:
+        body = {
+            "apiVersion": "chaos.tse.dev/v1alpha1",
+            "kind": "ChaosScenario",
+            "metadata": {"name": name, "namespace": namespace, **meta},
+            "spec": spec,
+        }
+        await self.apply(
+            f"/apis/chaos.tse.dev/v1alpha1/namespaces/{namespace}/chaosscenarios", body
+        )
+
+    def status(self, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.api.get("chaosscenarios", namespace, name)
+        return (obj or {}).get("status") or {}
+
+    def pods(self, namespace: str, app: str) -> list[dict[str, Any]]:
+        return [
+            p
+            for p in self.api.list("pods", namespace)
+            if p["metadata"].get("labels", {}).get("app") == app
+        ]
+
+    def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.api.list("events", namespace)
+            if e.get("involvedObject", {}).get("name") == name
+        ]
+
+    async def ready(self, namespace: str, app: str, count: int, *, within: float = 10.0) -> None:
+        await until(
+            lambda: sum(1 for p in self.pods(namespace, app) if _ready(p)) >= count,
+            within=within,
+            what=f"{count} ready pods of {app}",
+        )
+
+
+async def until(
+    condition: Callable[[], Any], *, within: float, what: str, every: float = 0.05
+) -> Any:
+    """Poll ``condition`` until it is truthy (returned) or ``within`` seconds run out."""
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not true within {within}s: {what}")
+        await asyncio.sleep(every)
+
+
+@contextlib.asynccontextmanager
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """The emulated API server on loopback, the simulated workloads running, and a kubeconfig."""
+    async with ApiServer() as api, kmock.Server(api) as server:
+        url = str(server.url).rstrip("/")
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "emulator", "cluster": {"server": url}}],
+                    "users": [{"name": "tester", "user": {"token": "unused"}}],
+                    "contexts": [
+                        {"name": "emulator", "context": {"cluster": "emulator", "user": "tester"}}
+                    ],
+                    "current-context": "emulator",
+                }
+            )
+        )
+        workloads = Workloads(api)
+        simulation = asyncio.create_task(workloads.run())
+        try:
+            yield Cluster(api, url, kubeconfig, workloads)
+        finally:
+            simulation.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await simulation
+            await workloads.close()
+
+
+@dataclass
+class Operator:
+    """``test-coordinator operator`` as a process of its own, talking to the emulator."""
+
+    proc: asyncio.subprocess.Process
+    log: Path
+    health_port: int
+    grpc_port: int
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def crash(self) -> None:
+        """SIGKILL: no clean-up of any kind, as when a node dies under the operator."""
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        """SIGTERM, as a rollout would: the operator undoes its faults on the way out."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout=20)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+async def start_operator(
+    cluster: Cluster, log: Path, *, ports: tuple[int, int], give_up_after: str = "3s"
+) -> Operator:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    env.pop("POD_NAMESPACE", None)
+    argv = [
+        sys.executable,
+        "-m",
+        "test_coordinator.cli",
+        "operator",
+        "--bind",
+        "127.0.0.1",
+        "--health-port",
+        str(ports[0]),
+        "--grpc-health-port",
+        str(ports[1]),
+        "--operator-namespace",
+        OPERATOR_NAMESPACE,
+        "--give-up-after",
+        give_up_after,
+        "--log-format",
+        "plain",
+    ]
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+    operator = Operator(proc, log, *ports)
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as session:
+        while True:
+            if proc.returncode is not None:
+                raise AssertionError(f"the operator exited:\n{operator.output()[-3000:]}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"http://127.0.0.1:{ports[0]}/readyz") as response:
+                    if response.status == 200:
+                        return operator
+            if time.monotonic() > deadline:
+                await operator.stop()
+                raise AssertionError(f"the operator is not ready:\n{operator.output()[-3000:]}")
+            await asyncio.sleep(0.1)

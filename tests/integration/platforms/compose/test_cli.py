@@ -1,0 +1,212 @@
+"""`test-coordinator run --platform compose` as a user runs it: a real process against a real
+compose project, real exit codes, real signals, the status written back and listed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.platforms.compose.projects import (
+    REPO,
+    ComposeProject,
+    demo_project,
+    requires_engine,
+    running,
+)
+
+pytestmark = requires_engine
+
+CLI = [sys.executable, "-m", "test_coordinator.cli"]
+SHIPPED = REPO / "scenarios" / "compose" / "risk-monitor-crash.yaml"
+
+
+def run_cli(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def write_scenario(path: Path, spec: dict[str, Any]) -> Path:
+    document = {
+        "apiVersion": "chaos.tse.dev/v1alpha1",
+        "kind": "ChaosScenario",
+        "metadata": {"name": path.stem},
+        "spec": spec,
+    }
+    path.write_text(json.dumps(document, indent=2))  # JSON is YAML too
+    return path
+
+
+def test_the_shipped_crash_passes_writes_its_status_back_and_lists(
+    demo_stack: ComposeProject, tmp_path: Path
+) -> None:
+    # The project comes from the compose file in the working directory, as for a user.
+    (tmp_path / "compose.yaml").write_text(f"name: {demo_stack.name}\nservices: {{}}\n")
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    original = SHIPPED.read_text()
+    path = scenarios / SHIPPED.name
+    path.write_text(original)
+    no_env = {"COMPOSE_PROJECT_NAME": ""}
+    result = run_cli(
+        "run", path, "--platform", "compose", "--write-status", cwd=tmp_path, env=no_env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"Pass  recovery \d+\.\d\ds", result.stdout), result.stdout
+    assert f"status written to {path}" in result.stdout
+    written = path.read_text()
+    assert written.startswith(original)  # comments, key order, layout: all kept
+    status = written[len(original) :]
+    assert status.startswith("status:\n  phase: Succeeded\n  verdict: Pass\n")
+    assert re.search(r"\n  recoverySeconds: \d+\.\d+\n", status)
+    assert "\n    - name: risk recovers\n" in status
+
+    listing = run_cli("get", scenarios, cwd=tmp_path)
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    header, row = listing.stdout.splitlines()
+    assert header.split() == ["NAME", "PHASE", "VERDICT", "RECOVERY", "AGE"]
+    assert re.fullmatch(r"risk-monitor-crash +Succeeded +Pass +\d+\.\d\ds +\d+s", row), row
+
+
+def test_ctrl_c_during_a_pause_unpauses_the_container(
+    demo_stack: ComposeProject, tmp_path: Path
+) -> None:
+    path = write_scenario(
+        tmp_path / "freeze.yaml",
+        {
+            "targets": {"gateway": {"selector": {"app": "order-gateway"}}},
+            "steps": [
+                {"name": "freeze", "fault": {"pause": {"target": "gateway"}}, "duration": "5m"}
+            ],
+        },
+    )
+    args = ["run", str(path), "--platform", "compose", "--project", demo_stack.name]
+    args += ["--json", str(tmp_path / "r.json"), "--write-status"]
+    runner = subprocess.Popen(
+        [*CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: demo_stack.inspect("order-gateway")["State"]["Paused"])
+        runner.send_signal(signal.SIGINT)
+        output, _ = runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    assert runner.returncode == 130, output
+    state = demo_stack.inspect("order-gateway")["State"]
+    assert state["Running"] and not state["Paused"]
+    status = json.loads((tmp_path / "r.json").read_text())["status"]
+    assert status["phase"] == "Aborted"
+    assert status["faults"][0]["revertedAt"]
+    assert status["faults"][0]["message"].endswith("unpaused " + status["faults"][0]["workload"])
+    assert "phase: Aborted" in path.read_text()
+
+
+def test_an_unknown_project_exits_2_listing_the_projects_there(
+    demo_stack: ComposeProject,
+) -> None:
+    result = run_cli("run", SHIPPED, "--platform", "compose", "--project", "no-such-project")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "compose project 'no-such-project' has no containers on the Docker engine at " in (
+        result.stderr
+    )
+    assert re.search(rf"projects there: [^)]*\b{demo_stack.name}\b", result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_service_exits_2_listing_the_services(
+    demo_stack: ComposeProject, tmp_path: Path
+) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(SHIPPED.read_text().replace("{app: risk-monitor}", "{service: risk}"))
+    result = run_cli("run", path, "--platform", "compose", "--project", demo_stack.name)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        f"selector service=risk: compose project '{demo_stack.name}' has no service 'risk' "
+        "(its services: audit-correlator, order-gateway, redis, risk-monitor)"
+    ) in result.stdout
+
+
+def test_a_selector_matching_no_container_exits_2_and_touches_nothing(
+    demo_stack: ComposeProject, tmp_path: Path
+) -> None:
+    services = ("redis", "risk-monitor", "order-gateway", "audit-correlator")
+    before = {service: demo_stack.inspect(service)["State"] for service in services}
+    path = tmp_path / "nothing.yaml"
+    path.write_text(SHIPPED.read_text().replace("{app: order-gateway}", "{app: order-gateway-v2}"))
+    result = run_cli("run", path, "--platform", "compose", "--project", demo_stack.name)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "spec.targets.gateway.selector: app=order-gateway-v2 matches no workload on the compose "
+        "platform (there: "
+    ) in result.stdout
+    assert "risk-monitor" in result.stdout.split("(there: ", 1)[1]
+    after = {service: demo_stack.inspect(service)["State"] for service in services}
+    assert after == before  # the risk monitor was not killed: same process, same start
+
+
+def test_no_reachable_engine_exits_3_naming_the_socket(tmp_path: Path) -> None:
+    socket = tmp_path / "docker.sock"
+    env = {"DOCKER_HOST": f"unix://{socket}"}
+    result = run_cli("run", SHIPPED, "--platform", "compose", "--project", "x", env=env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f"no Docker engine reachable at unix://{socket}: no such file or directory" in (
+        result.stderr
+    )
+
+
+def test_no_project_and_no_compose_file_exits_2(tmp_path: Path) -> None:
+    env = {"COMPOSE_PROJECT_NAME": ""}
+    result = run_cli("run", SHIPPED, "--platform", "compose", cwd=tmp_path, env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no compose project named (--project) and no compose file" in result.stderr
+
+
+def test_the_compose_demo_path_runs_the_cli_in_a_container() -> None:
+    """What `make compose-demo` does, with the test variant: up, `run --rm chaos`, down. The
+    runner shares the host's PID namespace, from where it crashes the risk monitor."""
+    with running(demo_project()) as project:
+        result = project.compose("run", "--rm", "-T", "chaos", check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert re.search(r"Pass  recovery \d+\.\d\ds", result.stdout), result.stdout
+        assert "SIGKILL to pid" in result.stdout
+    assert project.container_names() == []
+
+
+@pytest.mark.parametrize(
+    "name", ["order-gateway-pause", "risk-monitor-restart", "audit-correlator-stop"]
+)
+def test_the_other_shipped_scenarios_pass(demo_stack: ComposeProject, name: str) -> None:
+    path = REPO / "scenarios" / "compose" / f"{name}.yaml"
+    result = run_cli("run", path, "--platform", "compose", "--project", demo_stack.name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Pass  recovery" in result.stdout

@@ -1,0 +1,81 @@
+"""compose.yaml (for users) and its test variant describe the same stack, which the shipped
+compose scenarios and the local demo stack agree with. Neither needs a Docker engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+from test_coordinator.platforms.compose.containers import PORT_LABEL_PREFIX
+from test_coordinator.scenario import load_scenario
+
+from tests.integration.platforms.compose.projects import REPO, TEST_VARIANT
+
+USERS = REPO / "compose.yaml"
+STACK = REPO / "operator" / "test_coordinator" / "demo" / "stack.yaml"
+DEMO_SERVICES = ["audit-correlator", "order-gateway", "redis", "risk-monitor"]
+
+
+def load(path: Path) -> Any:
+    return YAML(typ="rt").load(path.read_text())
+
+
+def port_names(service: Any) -> set[str]:
+    labels = service.get("labels", {})
+    return {
+        key.removeprefix(PORT_LABEL_PREFIX) for key in labels if key.startswith(PORT_LABEL_PREFIX)
+    }
+
+
+def stack_services() -> list[str]:
+    return sorted(load(STACK)["services"])
+
+
+def test_both_files_hold_the_demo_stack_and_the_chaos_runner() -> None:
+    for path in (USERS, TEST_VARIANT):
+        services = load(path)["services"]
+        assert sorted(name for name in services if name != "chaos") == stack_services()
+        assert list(services["chaos"]["profiles"]) == ["chaos"]  # never started by `up`
+        assert services["chaos"]["pid"] == "host"
+
+
+@pytest.mark.parametrize("service", DEMO_SERVICES)
+def test_a_service_declares_the_same_ports_and_has_a_restart_policy(service: str) -> None:
+    users, tests = load(USERS)["services"][service], load(TEST_VARIANT)["services"][service]
+    assert port_names(users) == port_names(tests) == set(load(STACK)["services"][service]["ports"])
+    assert users["restart"] == "unless-stopped"
+    assert tests["restart"] in ("always", "${RISK_MONITOR_RESTART:-always}")
+
+
+@pytest.mark.parametrize("service", DEMO_SERVICES)
+def test_for_users_every_declared_port_is_published_on_loopback(service: str) -> None:
+    spec = load(USERS)["services"][service]
+    published = {entry.rsplit(":", 1)[1]: entry for entry in spec["ports"]}
+    for name in port_names(spec):
+        container_port = spec["labels"][PORT_LABEL_PREFIX + name]
+        assert published[container_port].startswith("127.0.0.1:"), (service, name)
+
+
+@pytest.mark.parametrize("service", [s for s in DEMO_SERVICES if s != "redis"])
+def test_the_services_run_the_demo_modules_of_the_local_stack(service: str) -> None:
+    module = list(load(STACK)["services"][service]["command"])[2]
+    assert list(load(USERS)["services"][service]["command"])[:3] == ["python", "-m", module]
+    assert list(load(TEST_VARIANT)["services"][service]["command"])[1:3] == ["-m", module]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios" / "compose").glob("*.yaml")))
+def test_the_shipped_scenarios_name_services_and_ports_the_stack_has(path: Path) -> None:
+    scenario = load_scenario(path)
+    services = load(USERS)["services"]
+    for name, target in scenario.spec.targets.items():
+        assert set(target.selector) == {"app"}, name
+        assert target.selector["app"] in services, name
+
+
+def test_the_chaos_runner_runs_the_shipped_crash_scenario() -> None:
+    users = list(load(USERS)["services"]["chaos"]["command"])
+    assert users[:2] == ["run", "/scenarios/compose/risk-monitor-crash.yaml"]
+    tests = list(load(TEST_VARIANT)["services"]["chaos"]["command"])
+    assert tests[3:5] == ["run", "${TC_REPO}/scenarios/compose/risk-monitor-crash.yaml"]
