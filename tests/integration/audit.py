@@ -6,7 +6,7 @@ from typing import Any
 
 from test_coordinator.scenario.model import Probe
 
-from tests.integration.demo.test_services import Launcher, Service, stop_process, wait_until
+from tests.integration.services import Launcher, Service, stop_process, wait_until
 
 
 class NoTargets:

@@ -30,13 +30,6 @@ def write_scenario(directory: Path, name: str, spec: dict[str, object]) -> Path:
 
 
 @pytest.fixture
-def pid_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "pids"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def workdir(tmp_path: Path, pid_dir: Path) -> Path:
     stack = {"services": {"api": tiny("api", pid_dir), "db": tiny("db", pid_dir)}}
     (tmp_path / "stack.yaml").write_text(json.dumps(stack))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,15 +15,6 @@ from tests.conftest import RedisServer, free_port
 from tests.integration.audit import Launcher, NoTargets, probe
 
 STARTED = {"event_type": "service_started", "source": "risk-monitor"}
-
-
-@pytest.fixture
-def launcher(redis_server: RedisServer, tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(redis_server.address, tmp_path)
-    try:
-        yield launcher
-    finally:
-        launcher.close()
 
 
 @pytest.fixture

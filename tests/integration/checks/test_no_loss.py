@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -206,15 +205,6 @@ async def test_a_redis_gone_after_the_start_is_inconclusive(
 
 
 # --- with the demo's order gateway as the producer ---------------------------------------------
-
-
-@pytest.fixture
-def launcher(redis_server: RedisServer, tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(redis_server.address, tmp_path)
-    try:
-        yield launcher
-    finally:
-        launcher.close()
 
 
 async def test_a_gap_and_a_duplicate_in_the_gateways_live_stream(

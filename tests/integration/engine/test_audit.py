@@ -49,15 +49,6 @@ async def platform(tmp_path: Path) -> AsyncIterator[LocalPlatform]:
     assert not [pid for pid in started_pids(pid_dir) if alive(pid)], "a process outlived the run"
 
 
-@pytest.fixture
-def store(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis(port=redis_server.port, decode_responses=True)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 async def test_the_run_records_its_faults_and_verdict_in_a_redis_stream(
     platform: LocalPlatform, redis_server: RedisServer, store: redis.Redis
 ) -> None:
@@ -100,15 +91,6 @@ async def test_the_run_records_its_faults_and_verdict_in_a_redis_stream(
     assert events[3]["verdict"] == "Pass" and events[3]["message"].startswith("Pass: ")
     [audit] = [check for check in status.checks if check.when is When.AUDIT]
     assert audit.passed and audit.observed.startswith("found event_type=chaos_fault_applied")
-
-
-@pytest.fixture
-def launcher(redis_server: RedisServer, tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(redis_server.address, tmp_path)
-    try:
-        yield launcher
-    finally:
-        launcher.close()
 
 
 async def test_the_correlators_api_takes_the_events(

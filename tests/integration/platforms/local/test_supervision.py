@@ -39,13 +39,6 @@ def accepts(address: str) -> bool:
 
 
 @pytest.fixture
-def pid_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "pids"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 async def platform(pid_dir: Path, tmp_path: Path) -> AsyncIterator[LocalPlatform]:
     stack = tiny_stack(
         pid_dir,
