@@ -78,8 +78,13 @@ async def run_scenario(
     persist: JournalSink | None = None,
 ) -> ScenarioStatus:
     """Run ``scenario`` on ``platform`` (already started) and return its final status."""
-    run = _Run(scenario, platform, observer or RunObserver(), run_id or uuid.uuid4().hex[:12])
-    run.persist = persist
+    run = _Run(
+        scenario,
+        platform,
+        observer or RunObserver(),
+        run_id=run_id or uuid.uuid4().hex[:12],
+        persist=persist,
+    )
     return await run.execute(abort or Abort())
 
 
@@ -89,13 +94,19 @@ class _SteadyStateNotMet(Exception):
 
 class _Run:
     def __init__(
-        self, scenario: ChaosScenario, platform: Platform, observer: RunObserver, run_id: str
+        self,
+        scenario: ChaosScenario,
+        platform: Platform,
+        observer: RunObserver,
+        *,
+        run_id: str,
+        persist: JournalSink | None,
     ) -> None:
         self.spec = scenario.spec
         self.platform = platform
         self.observer = observer
         self.journal = Journal()
-        self.persist: JournalSink | None = None
+        self.persist = persist
         self.targets = TargetResolver(platform, self.spec.targets)
         started_at, self.started = utcnow(), time.monotonic()
         self.status = ScenarioStatus(
