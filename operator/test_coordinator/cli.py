@@ -179,7 +179,11 @@ def _validate_command(args: argparse.Namespace, console: Console) -> int:
         spec = scenario.spec
         checks = len(spec.steady_state) + len(spec.during) + sum(len(s.after) for s in spec.steps)
         checks += len(spec.audit)
-        console.print(f"[green]valid[/green] {path}: {len(spec.steps)} steps, {checks} checks")
+        steps = len(spec.steps)
+        console.print(
+            f"[green]valid[/green] {path}: {steps} step{'s' * (steps != 1)}, "
+            f"{checks} check{'s' * (checks != 1)}"
+        )
     return code
 
 
