@@ -304,7 +304,8 @@ def _run_file(
     if status is None:
         console.print("interrupted before the run began; everything started was stopped")
         return EXIT_INTERRUPTED, None
-    render_summary(console, scenario.metadata.name, status)
+    if status.phase is not Phase.INVALID:  # an invalid run has only its message, printed below
+        render_summary(console, scenario.metadata.name, status)
     if args.write_status:
         write_status(path, scenario, status)
         console.print(f"status written to {path}", style="dim")
