@@ -140,7 +140,7 @@ async def thousand_pods(workdir: Path, pods: int = 1000) -> None:
 
 
 async def main() -> None:
-    print("== Kubernetes operator (emulated API server, simulated ReplicaSet and kubelet)")
+    print("== Kubernetes operator (emulated API server, simulated controllers and kubelet)")
     with tempfile.TemporaryDirectory(prefix="bench-kubernetes-") as workdir:
         root = Path(workdir)
         for name, bench in (

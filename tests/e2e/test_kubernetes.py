@@ -1,6 +1,7 @@
 """The operator's flows against a real cluster (``make kind-up && make e2e``): the same as
 ``tests/integration/controller`` runs against the emulator, with a real API server, real
-controllers and a real kubelet. Each test works in a namespace of its own, deleted at the end."""
+controllers and a real kubelet, and the operator deployed by ``make deploy`` (restarted by
+deleting its pod). Each test works in a namespace of its own, deleted at the end."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ if os.environ.get("KUBECONFIG"):
 
 TERMINAL = ("Succeeded", "Failed", "Aborted", "Invalid", "Error")
 IMAGE = os.environ.get("TEST_COORDINATOR_IMAGE", "test-coordinator:dev")
+OPERATOR_NAMESPACE = os.environ.get("TEST_COORDINATOR_NAMESPACE", "test-coordinator-system")
+OPERATOR_LABELS = {"app.kubernetes.io/name": "test-coordinator"}
+EVERY_20S = "* * * * * */20"  # six fields, seconds last
 
 
 async def until(condition: Callable[[], Any], *, within: float, what: str) -> Any:
@@ -49,9 +53,8 @@ async def until(condition: Callable[[], Any], *, within: float, what: str) -> An
 async def client() -> AsyncIterator[AsyncClient]:
     api = AsyncClient(config=KubeConfig.from_env())
     try:
-        await api.list(Scenario, namespace="default").__anext__()
-    except StopAsyncIteration:
-        pass
+        async for _ in api.list(Scenario, namespace="default"):
+            break
     except ApiError as error:
         pytest.fail(f"the ChaosScenario CRD is not installed ({error}): run `make kind-up`")
     yield api
@@ -231,3 +234,107 @@ async def test_invalid_spec_is_stalled_naming_the_field(
 
     assert result["phase"] == "Invalid"
     assert "spec.steps[0].fault.kill.target" in result["message"]
+
+
+async def operator_pods(client: AsyncClient) -> list[Pod]:
+    return [
+        pod
+        async for pod in client.list(Pod, namespace=OPERATOR_NAMESPACE, labels=OPERATOR_LABELS)
+        if pod.metadata is not None and pod.metadata.deletionTimestamp is None
+    ]
+
+
+async def restart_operator(client: AsyncClient) -> None:
+    """Delete the operator's pod with grace period 0, as near a crash as the API allows (the
+    kubelet may still give it a moment to undo its faults on the way out), and wait until the
+    Deployment's next pod is Ready."""
+    old = {pod.metadata.name for pod in await operator_pods(client) if pod.metadata}
+    if not old:
+        pytest.fail(f"no operator pod in namespace {OPERATOR_NAMESPACE}: run `make deploy`")
+    for name in old:
+        await client.delete(Pod, name, namespace=OPERATOR_NAMESPACE, grace_period=0)
+
+    async def successor_ready() -> bool:
+        return any(
+            pod.metadata.name not in old
+            and any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+            for pod in await operator_pods(client)
+            if pod.metadata and pod.status
+        )
+
+    await until(successor_ready, within=120, what="the operator back and Ready")
+
+
+async def test_operator_restart_mid_isolate_undoes_it(client: AsyncClient, namespace: str) -> None:
+    await web(client, namespace)
+    await apply(client, namespace, "cut-off", timed({"isolate": {"target": "web"}}))
+
+    async def isolated_and_recorded() -> bool:
+        faults = (await status(client, namespace, "cut-off")).get("faults", [])
+        policies = [p async for p in client.list(NetworkPolicy, namespace=namespace)]
+        return bool(policies and any(f.get("appliedAt") for f in faults))
+
+    await until(isolated_and_recorded, within=60, what="the isolation applied and recorded")
+    await restart_operator(client)
+
+    result = await finished(client, namespace, "cut-off")
+
+    assert result["phase"] == "Aborted"
+    # Undone by the operator on its way out, or by the next one from the record.
+    assert "the operator" in result["message"], result["message"]
+    assert [p async for p in client.list(NetworkPolicy, namespace=namespace)] == []
+    async for pod in client.list(Pod, namespace=namespace, labels={"app": "web"}):
+        assert pod.metadata is not None
+        assert "chaos.tse.dev/isolated" not in (pod.metadata.labels or {})
+
+
+async def test_restart_fault_recovers_and_passes(client: AsyncClient, namespace: str) -> None:
+    await web(client, namespace)
+    spec = kill_spec()
+    spec["steps"][0]["fault"] = {"restart": {"target": "web", "gracePeriod": "10s"}}
+    await apply(client, namespace, "restart", spec)
+
+    result = await finished(client, namespace, "restart")
+
+    assert (result["phase"], result["verdict"]) == ("Succeeded", "Pass"), result["message"]
+    assert "grace period 10s" in result["faults"][0]["message"]
+    assert result["recoverySeconds"] > 0
+
+
+async def test_schedule_runs_again_and_keeps_history_limit(
+    client: AsyncClient, namespace: str
+) -> None:
+    await web(client, namespace)
+    await apply(
+        client, namespace, "nightly", {**kill_spec(), "schedule": EVERY_20S, "historyLimit": 1}
+    )
+    seen: set[str] = set()
+
+    async def two_runs_seen() -> bool:
+        history = (await status(client, namespace, "nightly")).get("history", [])
+        assert len(history) <= 1, history
+        seen.update(h["runId"] for h in history if h["verdict"] == "Pass")
+        return len(seen) >= 2
+
+    await until(two_runs_seen, within=180, what="two scheduled runs that passed")
+    assert (await status(client, namespace, "nightly"))["observedGeneration"] == 1
+
+
+async def test_schedule_goes_on_after_an_operator_restart(
+    client: AsyncClient, namespace: str
+) -> None:
+    await web(client, namespace)
+    await apply(client, namespace, "nightly", {**kill_spec(), "schedule": EVERY_20S})
+
+    async def runs() -> set[str]:
+        history = (await status(client, namespace, "nightly")).get("history", [])
+        return {h["runId"] for h in history if h["phase"] in TERMINAL}
+
+    before = await until(runs, within=120, what="a first run")
+    await restart_operator(client)
+
+    async def passed_since() -> bool:
+        history = (await status(client, namespace, "nightly")).get("history", [])
+        return any(h["runId"] not in before and h["verdict"] == "Pass" for h in history)
+
+    await until(passed_since, within=180, what="a scheduled run after the restart")

@@ -1,15 +1,19 @@
-"""A Kubernetes API for tests: kmock's emulator, made to behave like an API server, plus a
-simulated ReplicaSet controller and kubelet.
+"""A Kubernetes API for tests: kmock's emulator, made to behave like an API server, plus
+simulated Deployment, StatefulSet and kubelet controllers.
 
 Mocked here, because no cluster can run on this machine: the API server and what the cluster's
 controllers do. ``ApiServer`` adds what the product relies on and kmock leaves out: uid,
 generation (bumped on spec changes only), resourceVersion, creationTimestamp, the status
 subresource (a main-resource patch cannot touch status, a status patch touches only status),
-label selectors on list and watch, and list kinds. ``Workloads`` plays the ReplicaSet controller
-and the kubelet: it keeps each Deployment at its replica count (a deleted pod comes back under a
-new name), marks a new pod Ready after the Deployment's ``sim.test/ready-delay``, replaces pods
-on a rollout restart, and writes the Deployment's status. A Deployment annotated
-``sim.test/recreate: "false"`` gets no replacement for a deleted pod.
+label selectors on list and watch, list kinds, and graceful pod deletion (a pod deleted with a
+grace period stays, Terminating, until the kubelet removes it). ``Workloads`` plays the
+controllers and the kubelet (see there). Owners carry the simulation's knobs as annotations:
+``sim.test/ready-delay`` (seconds until a new pod is Ready), ``sim.test/shutdown-delay``
+(seconds its container takes to exit on SIGTERM), and on a Deployment
+``sim.test/recreate: "false"`` (a deleted pod is not replaced).
+
+Where the emulator still differs: a write to a Terminating pod (kmock collects it then) removes
+it at once.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,8 @@ CRD_FILE = REPO / "crds" / "chaosscenario.yaml"
 SCENARIOS = ("chaos.tse.dev", "v1alpha1", "chaosscenarios")
 READY_DELAY = "sim.test/ready-delay"
 RECREATE = "sim.test/recreate"
+SHUTDOWN_DELAY = "sim.test/shutdown-delay"
+REVISION = "controller-revision-hash"
 OPERATOR_NAMESPACE = "test-coordinator-system"
 
 
@@ -103,6 +109,7 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         self.mutated = asyncio.Event()  # set after every write: the simulated controllers wake
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.deletions: list[tuple[float, str, str]] = []  # (monotonic, plural, name)
+        self.grace_periods: list[tuple[str, int | None]] = []  # (pod, gracePeriodSeconds asked)
         self.resources.load_bundled()
         crd = yaml.safe_load(CRD_FILE.read_text())["spec"]
         self.resources["/".join(SCENARIOS)] = kmock.ResourceInfo(
@@ -157,10 +164,42 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
             return await super()._handle(request)
         async with self.admission:
             await self._admit(request)
-            response = await super()._handle(request)
+            if await self._terminate_gracefully(request):
+                response = await _DirectDispatch._handle(self, request)  # the pod, Terminating
+            else:
+                response = await super()._handle(request)
         if request.resource.plural in ("pods", "deployments", "statefulsets"):
             self.mutated.set()
         return response
+
+    async def _terminate_gracefully(self, request: Any) -> bool:
+        """A pod deleted with a grace period (its own when the request names none) is marked
+        Terminating and left for the kubelet to remove; with 0 it goes at once (True: marked)."""
+        key = (request.resource, request.namespace, request.name)
+        if request.action != kmock.action.DELETE or request.resource.plural != "pods":
+            return False
+        if key not in self.objects or self.objects[key].deleted:
+            return False
+        pod = self.objects[key].raw
+        requested = request.params.get("gracePeriodSeconds")
+        self.grace_periods.append((request.name, None if requested is None else int(requested)))
+        own = pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+        grace = int(requested if requested is not None else own)
+        if grace == 0:
+            return False
+        if pod["metadata"].get("deletionTimestamp"):
+            return True  # already on its way out
+        deadline = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=grace)
+        stamp = {
+            "deletionTimestamp": deadline.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "deletionGracePeriodSeconds": grace,
+            "resourceVersion": str(next(self.versions)),
+        }
+        self.objects[key].patch({"metadata": stamp})
+        await self._buses[request.resource].put(
+            {"type": "MODIFIED", "object": self.objects[key].raw}
+        )
+        return True
 
     async def _admit(self, request: Any) -> None:
         # Not .get(): kmock's resource table makes up an entry for any key it is asked for.
@@ -275,23 +314,50 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
 
 
 def _ready(pod: Mapping[str, Any]) -> bool:
+    """Ready and staying: a terminating pod is on its way out, whatever its last condition."""
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return False
     conditions = pod.get("status", {}).get("conditions") or []
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _terminating(pod: Mapping[str, Any]) -> bool:
+    return bool(pod.get("metadata", {}).get("deletionTimestamp"))
 
 
 def _template_hash(template: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def _matches(pod: Mapping[str, Any], namespace: str, selector: Mapping[str, str]) -> bool:
+    meta = pod["metadata"]
+    labels = meta.get("labels") or {}
+    return meta["namespace"] == namespace and all(labels.get(k) == v for k, v in selector.items())
+
+
 class Workloads:
-    """The simulated ReplicaSet controller and kubelet, writing through the API like theirs."""
+    """The simulated controllers and kubelet, writing through the API like theirs.
+
+    - ReplicaSet/Deployment controller: keeps a Deployment at its replica count (a deleted pod
+      comes back under a new name); on a template change it rolls with one surge pod and none
+      unavailable (what the defaults amount to for fewer than four replicas): a new pod first,
+      an old one deleted once the new one is Ready.
+    - StatefulSet controller (OrderedReady, RollingUpdate): pods ``NAME-0`` … ``NAME-N-1``,
+      created one at a time in order, each once the one before is Ready; a deleted pod comes
+      back under the same name once the old one is gone; scaled down from the highest ordinal;
+      a template change replaces pods from the highest ordinal, one at a time, each once the
+      others are Ready; ``currentRevision`` catches up with ``updateRevision`` when all are.
+    - kubelet: marks a new pod Ready after its owner's ``sim.test/ready-delay``; a pod deleted
+      gracefully stays Terminating until its container exits (``sim.test/shutdown-delay``) or
+      its grace period runs out, whichever is first, then is removed.
+    """
 
     def __init__(self, api: ApiServer) -> None:
         self.api = api
-        self.readying: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # kubelet work: "start UID", "stop UID"
         self.created: list[tuple[float, str]] = []  # (monotonic, pod name) of every pod made
         self.deleted_pods: list[tuple[float, str]] = []  # noticed deletions (monotonic, name)
-        self._known: set[tuple[str, str]] = set()
+        self._known: set[tuple[str, str, str]] = set()
 
     async def run(self) -> None:
         while True:
@@ -301,68 +367,160 @@ class Workloads:
 
     async def reconcile(self) -> None:
         pods = self.api.raw("pods")
-        alive = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods}
+        alive = {
+            (p["metadata"]["namespace"], p["metadata"]["name"], p["metadata"]["uid"]) for p in pods
+        }
         for gone in self._known - alive:
             self.deleted_pods.append((time.monotonic(), gone[1]))
         self._known = alive
+        for pod in pods:
+            if _terminating(pod) and f"stop {pod['metadata']['uid']}" not in self.tasks:
+                self._kubelet(f"stop {pod['metadata']['uid']}", self._stop(pod))
         for deployment in self.api.raw("deployments"):
-            await self._reconcile(deployment, pods)
+            await self._reconcile_deployment(deployment, pods)
+        for statefulset in self.api.raw("statefulsets"):
+            await self._reconcile_statefulset(statefulset, pods)
 
-    async def _reconcile(self, deployment: dict[str, Any], pods: list[dict[str, Any]]) -> None:
+    # the Deployment controller
+
+    async def _reconcile_deployment(
+        self, deployment: dict[str, Any], pods: list[dict[str, Any]]
+    ) -> None:
         meta, spec = deployment["metadata"], deployment["spec"]
         namespace, name = meta["namespace"], meta["name"]
-        annotations = meta.get("annotations") or {}
         wanted = int(spec.get("replicas", 1))
         template_hash = _template_hash(spec["template"])
         selector = spec["selector"]["matchLabels"]
-        mine = [
-            p
-            for p in pods
-            if p["metadata"]["namespace"] == namespace
-            and all(p["metadata"].get("labels", {}).get(k) == v for k, v in selector.items())
-            and not p["metadata"].get("deletionTimestamp")
-        ]
-        stale = [
-            p for p in mine if p["metadata"]["labels"].get("pod-template-hash") != template_hash
-        ]
-        current = [p for p in mine if p not in stale]
-        for pod in stale + current[wanted:]:
-            await self._delete(namespace, pod["metadata"]["name"])
+        current: list[dict[str, Any]] = []
+        stale: list[dict[str, Any]] = []
+        for pod in pods:
+            if _matches(pod, namespace, selector) and not _terminating(pod):
+                fresh = pod["metadata"]["labels"].get("pod-template-hash") == template_hash
+                (current if fresh else stale).append(pod)
+        for pod in current[wanted:]:
+            await self._delete(pod)
         current = current[:wanted]
-        recreate = annotations.get(RECREATE, "true") != "false"
-        may_create = recreate or not self._ever_created(namespace, name)
-        if may_create:
-            for _ in range(wanted - len(current)):
-                current.append(await self._create_pod(deployment, template_hash))
-        ready = sum(1 for p in current if _ready(p))
-        status = {
-            "observedGeneration": meta.get("generation", 1),
-            "replicas": len(current),
-            "updatedReplicas": len(current),
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-        }
-        if {k: deployment.get("status", {}).get(k) for k in status} != status:
-            await self._write(
-                "PATCH",
-                f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status",
-                {"status": status},
-            )
+        # Old pods go while as many pods as wanted stay Ready; unready ones go at once.
+        ready = sum(1 for p in current + stale if _ready(p))
+        for pod in sorted(stale, key=_ready):
+            if _ready(pod) and ready - 1 < wanted:
+                break
+            ready -= _ready(pod)
+            await self._delete(pod)
+            stale.remove(pod)
+        recreate = (meta.get("annotations") or {}).get(RECREATE, "true") != "false"
+        if recreate or not self._ever_created(name):
+            most = wanted + (1 if stale else 0) - len(stale)  # one surge pod during a rollout
+            while len(current) < min(wanted, most):
+                labels = {
+                    **spec["template"]["metadata"]["labels"],
+                    "pod-template-hash": template_hash,
+                }
+                pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
+                current.append(await self._create_pod(deployment, pod_name, labels))
+        ready = sum(1 for p in current + stale if _ready(p))
+        await self._write_status(
+            deployment,
+            "deployments",
+            {
+                "observedGeneration": meta.get("generation", 1),
+                "replicas": len(current) + len(stale),
+                "updatedReplicas": len(current),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+            },
+        )
 
-    def _ever_created(self, namespace: str, deployment: str) -> bool:
+    def _ever_created(self, deployment: str) -> bool:
         return any(name.startswith(f"{deployment}-") for _, name in self.created)
 
-    async def _create_pod(self, deployment: dict[str, Any], template_hash: str) -> dict[str, Any]:
-        meta, template = deployment["metadata"], deployment["spec"]["template"]
+    # the StatefulSet controller
+
+    async def _reconcile_statefulset(
+        self, statefulset: dict[str, Any], pods: list[dict[str, Any]]
+    ) -> None:
+        meta, spec = statefulset["metadata"], statefulset["spec"]
+        namespace, name = meta["namespace"], meta["name"]
+        wanted = int(spec.get("replicas", 1))
+        revision = f"{name}-{_template_hash(spec['template'])}"
+        selector = spec["selector"]["matchLabels"]
+        ordinals: dict[int, dict[str, Any]] = {}
+        for pod in pods:
+            prefix, _, ordinal = pod["metadata"]["name"].rpartition("-")
+            if prefix == name and ordinal.isdigit() and _matches(pod, namespace, selector):
+                ordinals[int(ordinal)] = pod
+        await self._step_statefulset(statefulset, ordinals, wanted, revision)
+        live = [p for p in ordinals.values() if not _terminating(p)]
+        updated = sum(1 for p in live if p["metadata"]["labels"].get(REVISION) == revision)
+        ready = sum(1 for p in live if _ready(p))
+        current_revision = (statefulset.get("status") or {}).get("currentRevision") or revision
+        if updated == ready == len(live) == wanted:
+            current_revision = revision
+        await self._write_status(
+            statefulset,
+            "statefulsets",
+            {
+                "observedGeneration": meta.get("generation", 1),
+                "replicas": len(live),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "updatedReplicas": updated,
+                "currentReplicas": sum(
+                    1 for p in live if p["metadata"]["labels"].get(REVISION) == current_revision
+                ),
+                "currentRevision": current_revision,
+                "updateRevision": revision,
+            },
+        )
+
+    async def _step_statefulset(
+        self,
+        statefulset: dict[str, Any],
+        ordinals: dict[int, dict[str, Any]],
+        wanted: int,
+        revision: str,
+    ) -> None:
+        """One change at a time, as OrderedReady does; the next comes with the next event."""
+        for ordinal in range(wanted):
+            pod = ordinals.get(ordinal)
+            if pod is None:
+                name = f"{statefulset['metadata']['name']}-{ordinal}"
+                labels = dict(statefulset["spec"]["template"]["metadata"]["labels"])
+                labels.update({REVISION: revision, "statefulset.kubernetes.io/pod-name": name})
+                await self._create_pod(statefulset, name, labels)
+                return
+            if not _ready(pod):
+                return  # starting or terminating: the next one waits for it
+        condemned = sorted((o for o in ordinals if o >= wanted), reverse=True)
+        if condemned:
+            if not _terminating(ordinals[condemned[0]]):
+                await self._delete(ordinals[condemned[0]])
+            return
+        for ordinal in sorted(ordinals, reverse=True):
+            if ordinals[ordinal]["metadata"]["labels"].get(REVISION) != revision:
+                await self._delete(ordinals[ordinal])
+                return
+
+    # the kubelet
+
+    async def _create_pod(
+        self, owner: dict[str, Any], name: str, labels: dict[str, str]
+    ) -> dict[str, Any]:
+        meta, template = owner["metadata"], owner["spec"]["template"]
         namespace = meta["namespace"]
-        name = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
+        annotations = meta.get("annotations") or {}
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {
                 "name": name,
                 "namespace": namespace,
-                "labels": {**template["metadata"]["labels"], "pod-template-hash": template_hash},
+                "labels": labels,
+                "annotations": {
+                    key: annotations[key]
+                    for key in (READY_DELAY, SHUTDOWN_DELAY)
+                    if key in annotations
+                },
             },
             "spec": copy.deepcopy(template["spec"]),
             # Loopback: no check in these tests connects to a pod, and none ever leaves here.
@@ -372,34 +530,62 @@ class Workloads:
                 "conditions": [{"type": "Ready", "status": "False"}],
             },
         }
-        await self._write("POST", f"/api/v1/namespaces/{namespace}/pods", pod)
+        created = await self._write("POST", f"/api/v1/namespaces/{namespace}/pods", pod)
         self.created.append((time.monotonic(), name))
-        delay = float((meta.get("annotations") or {}).get(READY_DELAY, "0"))
-        self.readying[(namespace, name)] = asyncio.create_task(self._ready_later(pod, delay))
-        return pod
+        delay = float(annotations.get(READY_DELAY, "0"))
+        self._kubelet(f"start {created['metadata']['uid']}", self._start(created, delay))
+        return created
 
-    async def _ready_later(self, pod: dict[str, Any], delay: float) -> None:
+    def _kubelet(self, key: str, work: Coroutine[Any, Any, None]) -> None:
+        self.tasks[key] = asyncio.create_task(work)
+
+    async def _start(self, pod: dict[str, Any], delay: float) -> None:
         await asyncio.sleep(delay)  # the simulated start-up time of the container
         meta = pod["metadata"]
-        if self.api.get("pods", meta["namespace"], meta["name"]) is None:
-            return
+        now = self.api.get("pods", meta["namespace"], meta["name"])
+        if now is None or now["metadata"]["uid"] != meta["uid"] or _terminating(now):
+            return  # gone, or going, before it ever became Ready
         ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
         path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
         await self._write("PATCH", path, ready)
 
-    async def _delete(self, namespace: str, name: str) -> None:
-        await self._write("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", None)
+    async def _stop(self, pod: dict[str, Any]) -> None:
+        """SIGTERM, then the pod is removed when its container exits or its grace runs out."""
+        meta = pod["metadata"]
+        shutdown = float((meta.get("annotations") or {}).get(SHUTDOWN_DELAY, "0"))
+        await asyncio.sleep(min(shutdown, float(meta.get("deletionGracePeriodSeconds") or 0)))
+        now = self.api.get("pods", meta["namespace"], meta["name"])
+        if now is not None and now["metadata"]["uid"] == meta["uid"]:
+            path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+            await self._write("DELETE", f"{path}?gracePeriodSeconds=0", None)
 
-    async def _write(self, method: str, path: str, body: Any) -> None:
+    async def _delete(self, pod: dict[str, Any]) -> None:
+        """As the controllers do: with the pod's own grace period."""
+        meta = pod["metadata"]
+        await self._write(
+            "DELETE", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}", None
+        )
+
+    async def _write_status(
+        self, owner: dict[str, Any], plural: str, status: dict[str, Any]
+    ) -> None:
+        if {k: (owner.get("status") or {}).get(k) for k in status} == status:
+            return
+        meta = owner["metadata"]
+        path = f"/apis/apps/v1/namespaces/{meta['namespace']}/{plural}/{meta['name']}/status"
+        await self._write("PATCH", path, {"status": status})
+
+    async def _write(self, method: str, path: str, body: Any) -> Any:
         headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
         async with self.api.request(method, path, json=body, headers=headers) as response:
             if response.status >= 400 and response.status != 404:
                 raise AssertionError(f"{method} {path}: {response.status} {await response.text()}")
+            return await response.json() if response.status < 400 else None
 
     async def close(self) -> None:
-        for task in self.readying.values():
+        for task in self.tasks.values():
             task.cancel()
-        await asyncio.gather(*self.readying.values(), return_exceptions=True)
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
 
 @dataclass
@@ -440,34 +626,71 @@ class Cluster:
         *,
         replicas: int = 1,
         ready_delay: float = 0.0,
+        shutdown_delay: float = 0.0,
         recreate: bool = True,
+        ports: Mapping[str, int] | None = None,
+    ) -> None:
+        annotations = {RECREATE: "true" if recreate else "false"}
+        await self._owner(
+            namespace,
+            name,
+            "deployments",
+            replicas=replicas,
+            annotations=annotations,
+            delays=(ready_delay, shutdown_delay),
+            ports=ports,
+        )
+
+    async def statefulset(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        replicas: int = 1,
+        ready_delay: float = 0.0,
+        shutdown_delay: float = 0.0,
+    ) -> None:
+        await self._owner(
+            namespace, name, "statefulsets", replicas=replicas, delays=(ready_delay, shutdown_delay)
+        )
+
+    async def _owner(
+        self,
+        namespace: str,
+        name: str,
+        plural: str,
+        *,
+        replicas: int,
+        delays: tuple[float, float],
+        annotations: Mapping[str, str] | None = None,
         ports: Mapping[str, int] | None = None,
     ) -> None:
         labels = {"app": name}
         container: dict[str, Any] = {"name": name, "image": "test-coordinator:dev"}
         if ports:
             container["ports"] = [{"name": n, "containerPort": p} for n, p in ports.items()]
+        spec: dict[str, Any] = {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+        }
+        if plural == "statefulsets":
+            spec["serviceName"] = name
         await self.apply(
-            f"/apis/apps/v1/namespaces/{namespace}/deployments",
+            f"/apis/apps/v1/namespaces/{namespace}/{plural}",
             {
                 "apiVersion": "apps/v1",
-                "kind": "Deployment",
+                "kind": "StatefulSet" if plural == "statefulsets" else "Deployment",
                 "metadata": {
                     "name": name,
                     "namespace": namespace,
                     "annotations": {
-                        READY_DELAY: str(ready_delay),
-                        RECREATE: "true" if recreate else "false",
+                        READY_DELAY: str(delays[0]),
+                        SHUTDOWN_DELAY: str(delays[1]),
+                        **(annotations or {}),
                     },
                 },
-                "spec": {
-                    "replicas": replicas,
-                    "selector": {"matchLabels": labels},
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": {"containers": [container]},
-                    },
-                },
+                "spec": spec,
             },
         )
 

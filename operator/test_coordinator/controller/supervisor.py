@@ -3,8 +3,10 @@
 A supervisor is created on the first event of a resource and lives until its finalizer is
 released. Its loop starts a run when the spec's generation has not been run yet (create, spec
 change) or when the schedule ticks, honours the concurrency policy, and aborts on request. The
-resource's status always shows the newest run; faults are written onto it before they land,
-so that a supervisor started after a crash can undo them.
+resource's status shows the newest run; runs that overlap it (``Allow``) are listed in
+``history`` as Running, their faults in ``faults``, and keep ``Reconciling`` True until they
+end. Faults are written onto it before they land, so that a supervisor started after a crash
+can undo them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from croniter import croniter
@@ -32,6 +34,7 @@ from test_coordinator.controller.resource import (
     remove_annotation,
 )
 from test_coordinator.controller.settings import OperatorSettings
+from test_coordinator.controller.sharing import FaultHolders, SharedFaultsPlatform
 from test_coordinator.controller.status import RunStatusObserver, StatusWriter, ended
 from test_coordinator.engine import Abort, Journal, run_scenario
 from test_coordinator.engine.verdict import Ending, Outcome, finish
@@ -41,6 +44,8 @@ from test_coordinator.platforms.kubernetes import KubernetesPlatform
 from test_coordinator.scenario.loading import parse_scenario
 from test_coordinator.scenario.model import TIMED_FAULTS, ChaosScenario, FaultSpec
 from test_coordinator.scenario.status import (
+    TERMINAL_PHASES,
+    Condition,
     FaultStatus,
     Phase,
     RunSummary,
@@ -53,6 +58,7 @@ __all__ = ["Environment", "ScenarioSupervisor"]
 log = logging.getLogger(__name__)
 
 _RETRY_AFTER = 5.0  # seconds before a supervisor whose step failed (an API error) tries again
+_HISTORY_LIMIT = 10  # the model's default, for a spec that cannot be read
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ class ActiveRun:
     scenario: ChaosScenario
     started_at: datetime = field(default_factory=utcnow)
     abort: Abort = field(default_factory=Abort)
-    status: ScenarioStatus | None = None  # the engine's, live, once it has begun
+    status: ScenarioStatus | None = None  # the engine's once it has begun; a stand-in before
     journal: Journal | None = None  # the engine's, once a fault is about to land
     task: asyncio.Task[None] | None = None
 
@@ -79,6 +85,9 @@ class ActiveRun:
         if self.journal is not None:
             return [entry.to_status() for entry in self.journal.entries]
         return list(self.status.faults) if self.status else []
+
+    def summary(self) -> RunSummary:
+        return RunSummary(run_id=self.run_id, phase=Phase.RUNNING, started_at=self.started_at)
 
 
 def _outstanding(fault: FaultStatus) -> bool:
@@ -97,6 +106,8 @@ class ScenarioSupervisor:
         self.stranded: list[FaultStatus] = []  # faults a finished run could not undo
         self.scenario: ChaosScenario | None = None  # the current generation's, once valid
         self.runs: dict[str, ActiveRun] = {}
+        self.latest: str | None = None  # the run the status is about, while it runs
+        self.holders = FaultHolders()  # timed faults held by overlapping runs
         self.changed = asyncio.Event()
         self.events = EventRecorder(env.client, ref)
         self.writer = StatusWriter(env.client, ref, self.compose, env.settings.status_interval)
@@ -156,7 +167,10 @@ class ScenarioSupervisor:
         """Undo what the status says is still applied, and end a run a restart interrupted."""
         interrupted = self.shown.phase is Phase.RUNNING
         outstanding = [f for f in self.shown.faults if _outstanding(f)]
-        if not interrupted and not outstanding:
+        overlapping = [h for h in self.history if h.phase is Phase.RUNNING]
+        for summary in overlapping:  # runs beside the one shown (Allow): interrupted as well
+            summary.phase, summary.finished_at = Phase.ABORTED, utcnow()
+        if not interrupted and not outstanding and not overlapping:
             return
         reverted = await self._revert_recorded(outstanding)
         if interrupted:
@@ -169,6 +183,9 @@ class ScenarioSupervisor:
             finish(self.shown, Outcome(Ending.ABORTED, reason))
             self._remember(self.shown)
             self.events.warning("RunInterrupted", self.shown.message)
+        if overlapping:
+            runs = ", ".join(summary.run_id for summary in overlapping)
+            self.events.warning("RunInterrupted", f"the operator restarted during run(s) {runs}")
         await self.writer.write_now(quiet=True)
 
     async def _honour_abort_request(self) -> None:
@@ -231,14 +248,25 @@ class ScenarioSupervisor:
 
     def _launch(self, scenario: ChaosScenario, generation: int) -> None:
         run = ActiveRun(uuid.uuid4().hex[:12], generation, scenario)
+        # The newest run from now on, shown as such also before the engine has begun it.
+        run.status = ScenarioStatus(
+            phase=Phase.RUNNING,
+            run_id=run.run_id,
+            started_at=run.started_at,
+            observed_generation=generation,
+            message="starting",
+            conditions=[Condition(type="Reconciling", status="True", reason="Running")],
+        )
         self.runs[run.run_id] = run
         self.observed_generation, self.last_started = generation, run.started_at
+        self.latest = run.run_id
         self.env.metrics.active_runs.inc()
         run.task = asyncio.create_task(self._execute(run), name=f"run {run.run_id} of {self.ref}")
 
     async def _refuse(self, message: str, generation: int) -> None:
         self.observed_generation = generation
         self.scenario = None
+        self.latest = None  # the refusal is the newest news, even with a run still going
         self.shown = ended(Outcome(Ending.INVALID, message), history=self.shown.history)
         self.shown.observed_generation = generation
         self.events.warning("Invalid", message)
@@ -247,10 +275,12 @@ class ScenarioSupervisor:
     # one run
 
     async def _execute(self, run: ActiveRun) -> None:
-        platform = KubernetesPlatform(
+        platform = SharedFaultsPlatform(
             self.env.client,
             self.ref.namespace,
             operator_namespace=self.env.settings.operator_namespace,
+            holders=self.holders,
+            run_id=run.run_id,
         )
 
         async def persist(journal: Journal) -> None:
@@ -279,12 +309,11 @@ class ScenarioSupervisor:
     async def _finished(self, run: ActiveRun, status: ScenarioStatus) -> None:
         status.run_id, status.observed_generation = run.run_id, run.generation
         status.started_at = status.started_at or run.started_at
-        newest = max(self.runs.values(), key=lambda r: r.started_at)
         del self.runs[run.run_id]
         self.env.metrics.active_runs.dec()
         self.stranded += [f for f in status.faults if _outstanding(f)]
-        if newest is run:
-            self.shown = status
+        if run.run_id == self.latest:
+            self.shown, self.latest = status, None
         self._remember(status)
         self.env.metrics.run_finished(status)
         verdict = status.verdict.value if status.verdict else "no verdict"
@@ -310,8 +339,16 @@ class ScenarioSupervisor:
                 recovery_seconds=status.recovery_seconds,
             )
         )
-        limit = self.scenario.spec.history_limit if self.scenario else 10
+        self.history.sort(key=_started)  # overlapping runs (Allow) may end out of order
+        limit = self._history_limit()
         self.history = self.history[-limit:] if limit else []
+
+    def _history_limit(self) -> int:
+        if self.scenario is not None:
+            return self.scenario.spec.history_limit
+        # Not parsed yet (recovering after a restart), or invalid: the spec's word if it has one.
+        limit = (self.body.get("spec") or {}).get("historyLimit", _HISTORY_LIMIT)
+        return limit if isinstance(limit, int) and limit >= 0 else _HISTORY_LIMIT
 
     async def _abort_all(self, reason: str) -> None:
         runs = list(self.runs.values())
@@ -322,21 +359,23 @@ class ScenarioSupervisor:
     # what the resource shows
 
     def compose(self) -> ScenarioStatus:
-        newest = max(self.runs.values(), key=lambda r: r.started_at, default=None)
-        base = newest.status if newest is not None and newest.status is not None else self.shown
+        latest = self.runs.get(self.latest) if self.latest else None
+        base = latest.status if latest is not None and latest.status is not None else self.shown
         status = base.model_copy(deep=True)
-        if newest is not None:
-            status.faults = newest.faults()
-            status.observed_generation = newest.generation
+        if latest is not None:
+            status.faults = latest.faults()
+            status.observed_generation = latest.generation
         elif status.observed_generation is None:
             status.observed_generation = self.observed_generation
         # Faults still in effect elsewhere stay on record until undone: older runs (Allow)
         # and undos that failed.
-        others = [r for r in self.runs.values() if r is not newest]
+        others = sorted((r for r in self.runs.values() if r is not latest), key=_started)
         status.faults += [f for r in others for f in r.faults() if _outstanding(f)]
         shown = {id(f) for f in base.faults}
         status.faults += [f for f in self.stranded if _outstanding(f) and id(f) not in shown]
-        status.history = list(self.history)
+        status.history = sorted([*self.history, *(r.summary() for r in others)], key=_started)
+        if others and status.phase in TERMINAL_PHASES:
+            _still_reconciling(status, others)
         return status
 
     # undoing from the record
@@ -417,6 +456,25 @@ def _created(meta: Mapping[str, Any]) -> datetime | None:
     if not stamp:
         return None
     return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+
+
+def _started(run: ActiveRun | RunSummary) -> datetime:
+    return run.started_at or datetime.min.replace(tzinfo=UTC)
+
+
+def _still_reconciling(status: ScenarioStatus, others: list[ActiveRun]) -> None:
+    """The shown run has ended, older ones go on (Allow): not done, whatever its verdict."""
+    running = ", ".join(run.run_id for run in others)
+    status.conditions = [c for c in status.conditions if c.type != "Reconciling"]
+    status.conditions.insert(
+        0,
+        Condition(
+            type="Reconciling",
+            status="True",
+            reason="RunsInProgress",
+            message=f"run {running} still running",
+        ),
+    )
 
 
 def _unique(faults: list[FaultStatus]) -> list[FaultStatus]:

@@ -6,60 +6,23 @@ recovered after a crash. The operator is the real process; the cluster is emulat
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.integration.controller.conftest import NAMESPACE, StartOperator
+from tests.integration.controller.scenarios import (
+    SCENARIOS,
+    condition,
+    finished,
+    kill_spec,
+    reasons,
+    timed_spec,
+)
 from tests.integration.kube import Cluster, until
 
-TERMINAL = ("Succeeded", "Failed", "Aborted", "Invalid", "Error")
-SCENARIOS = f"/apis/chaos.tse.dev/v1alpha1/namespaces/{NAMESPACE}/chaosscenarios"
 READY_DELAY = 1.0
-
-
-def kill_spec(*, within: str = "10s", **extra: Any) -> dict[str, Any]:
-    return {
-        "targets": {"risk": {"selector": {"app": "risk"}}},
-        "steps": [
-            {
-                "name": "crash risk",
-                "fault": {"kill": {"target": "risk"}},
-                "after": [
-                    {"name": "risk ready", "workloadReady": {"name": "risk"}, "within": within}
-                ],
-            }
-        ],
-        **extra,
-    }
-
-
-def timed_spec(fault: dict[str, Any], duration: str = "60s") -> dict[str, Any]:
-    return {
-        "targets": {"risk": {"selector": {"app": "risk"}}},
-        "steps": [{"name": "hold", "fault": fault, "duration": duration}],
-    }
-
-
-async def finished(kube: Cluster, name: str, *, within: float = 30.0) -> dict[str, Any]:
-    status: dict[str, Any] = await until(
-        lambda: (
-            kube.status(NAMESPACE, name).get("phase") in TERMINAL and kube.status(NAMESPACE, name)
-        ),
-        within=within,
-        what=f"scenario {name} finished",
-    )
-    return status
-
-
-def reasons(kube: Cluster, name: str) -> list[str]:
-    return [event["reason"] for event in kube.events(NAMESPACE, name)]
-
-
-def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
-    return next(c for c in status["conditions"] if c["type"] == kind)
 
 
 async def test_a_killed_pod_comes_back_and_the_scenario_passes(

@@ -265,7 +265,9 @@ class KubernetesPlatform(Platform):
         return f"{ip}:{number}"
 
     async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
-        """All replicas available, and as many of the pods it selects Ready and not leaving."""
+        """All replicas available, as many of the pods it selects Ready and not leaving, and
+        its rollout finished (as ``kubectl rollout status`` judges it): right after a
+        ``rolloutRestart`` the old pods are still Ready, and recovery is the new ones'."""
         try:
             owner = await self._get_owner(kind.lower(), name)
         except WorkloadGone:
@@ -287,6 +289,9 @@ class KubernetesPlatform(Platform):
         text = f"{ready}/{wanted} pods ready, {available} available"
         if generation is not None and observed is not None and observed < generation:
             return False, f"{text}; rollout of generation {generation} not yet observed"
+        pending = _rollout_pending(owner, wanted)
+        if pending is not None:
+            return False, f"{text}; {pending}"
         return ready >= wanted and available >= wanted and len(pods) >= wanted, text
 
 
@@ -334,6 +339,36 @@ def _available(status: DeploymentStatus | StatefulSetStatus | None) -> int:
     if status is None:
         return 0
     return status.availableReplicas or 0
+
+
+def _rollout_pending(owner: Owner, wanted: int) -> str | None:
+    """What a rollout still has to do, or None when it is done (or cannot be told)."""
+    if isinstance(owner, Deployment):
+        status = owner.status
+        updated = (status.updatedReplicas if status else None) or 0
+        total = (status.replicas if status else None) or 0
+        if updated < wanted:
+            return f"rollout: {updated} of {wanted} replicas updated"
+        if total > updated:
+            return f"rollout: {total - updated} old replicas pending termination"
+        return None
+    spec, sts_status = owner.spec, owner.status
+    strategy = spec.updateStrategy if spec else None
+    if strategy is not None and strategy.type == "OnDelete":
+        return None  # pods change only when deleted: no rollout to wait for
+    partition = (
+        strategy.rollingUpdate.partition if strategy and strategy.rollingUpdate else 0
+    ) or 0
+    updated = (sts_status.updatedReplicas if sts_status else None) or 0
+    if partition:
+        if updated < wanted - partition:
+            return f"rollout: {updated} of {wanted - partition} replicas updated (partition)"
+        return None
+    current = sts_status.currentRevision if sts_status else None
+    update = sts_status.updateRevision if sts_status else None
+    if update and current != update:
+        return f"rollout: {updated} of {wanted} pods at revision {update}"
+    return None
 
 
 def _selects(owner: Owner, labels: Mapping[str, str]) -> bool:

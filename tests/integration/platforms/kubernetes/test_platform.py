@@ -4,46 +4,18 @@ where it points checks, and where it refuses to go."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+import asyncio
+import time
 
 import pytest
-from lightkube import AsyncClient, KubeConfig
+from lightkube import AsyncClient
 from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.platforms.base import Workload
 from test_coordinator.platforms.kubernetes import KubernetesPlatform, WorkloadGone
 from test_coordinator.scenario.model import FaultSpec
 
-from tests.integration.kube import OPERATOR_NAMESPACE, Cluster, cluster, until
-
-NS = "trading"
-
-
-@pytest.fixture
-async def kube(tmp_path: Path) -> AsyncIterator[Cluster]:
-    async with cluster(tmp_path) as running:
-        await running.namespace(NS)
-        await running.namespace("quiet", enabled=False)
-        await running.namespace(OPERATOR_NAMESPACE)
-        await running.deployment(NS, "risk", replicas=2, ports={"grpc": 50051})
-        await running.deployment(NS, "gateway", ports={"http": 8080})
-        await running.ready(NS, "risk", 2)
-        await running.ready(NS, "gateway", 1)
-        yield running
-
-
-@pytest.fixture
-async def client(kube: Cluster) -> AsyncIterator[AsyncClient]:
-    api = AsyncClient(config=KubeConfig.from_file(kube.kubeconfig))
-    yield api
-    await api.close()
-
-
-@pytest.fixture
-async def platform(client: AsyncClient) -> KubernetesPlatform:
-    platform = KubernetesPlatform(client, NS, operator_namespace=OPERATOR_NAMESPACE)
-    await platform.start()
-    return platform
+from tests.integration.kube import OPERATOR_NAMESPACE, Cluster, until
+from tests.integration.platforms.kubernetes.conftest import NS
 
 
 def fault(action: str, **params: object) -> FaultSpec:
@@ -66,10 +38,36 @@ async def test_kill_deletes_the_pod_at_once(kube: Cluster, platform: KubernetesP
     message = await platform.apply(fault("kill"), victim)
 
     assert "grace period 0s" in message
-    assert victim.id.removeprefix("pod/") not in {
-        p["metadata"]["name"] for p in kube.pods(NS, "risk")
-    }
+    name = victim.id.removeprefix("pod/")
+    assert kube.api.grace_periods == [(name, 0)]
+    assert name not in {p["metadata"]["name"] for p in kube.pods(NS, "risk")}
     await kube.ready(NS, "risk", 2)  # the simulated ReplicaSet replaced it
+
+
+async def test_restart_deletes_the_pod_with_the_fault_grace_period(
+    kube: Cluster, platform: KubernetesPlatform
+) -> None:
+    await kube.deployment(NS, "ledger", shutdown_delay=0.5)
+    await kube.ready(NS, "ledger", 1)
+    [victim] = await platform.select({"app": "ledger"})
+    name = victim.id.removeprefix("pod/")
+    restart = FaultSpec.model_validate({"restart": {"target": "t", "gracePeriod": "2500ms"}})
+
+    message = await platform.apply(restart, victim)
+
+    assert "grace period 3s" in message  # whole seconds, rounded up: never less than asked
+    assert kube.api.grace_periods[0] == (name, 3)
+    # Terminating, no longer selected, while its container shuts down (the simulated 0.5s).
+    [leaving] = [p for p in kube.pods(NS, "ledger") if p["metadata"]["name"] == name]
+    assert leaving["metadata"]["deletionGracePeriodSeconds"] == 3
+    assert victim not in await platform.select({"app": "ledger"})
+    assert (await platform.workload_ready("Deployment", "ledger"))[0] is False
+    await until(
+        lambda: name not in {p["metadata"]["name"] for p in kube.pods(NS, "ledger")},
+        within=10,
+        what="the restarted pod removed by the kubelet",
+    )
+    await kube.ready(NS, "ledger", 1)
 
 
 async def test_scale_records_the_original_count_and_its_revert_restores_it(
@@ -129,25 +127,29 @@ async def test_isolate_adds_a_deny_all_policy_and_its_revert_removes_it(
     assert "already gone" in await platform.revert(fault("isolate"), pod)
 
 
-async def test_rollout_restart_replaces_every_pod(
+async def test_rollout_restart_is_not_ready_until_every_pod_is_replaced(
     kube: Cluster, platform: KubernetesPlatform
 ) -> None:
-    before = {p["metadata"]["name"] for p in kube.pods(NS, "risk")}
-    chosen = await platform.select({"app": "risk"})
+    await kube.deployment(NS, "web", replicas=2, ready_delay=0.4)
+    await kube.ready(NS, "web", 2)
+    before = {p["metadata"]["name"] for p in kube.pods(NS, "web")}
+    chosen = await platform.select({"app": "web"})
     [owner] = await platform.fault_targets(fault("rolloutRestart"), chosen)
 
     await platform.apply(fault("rolloutRestart"), owner)
 
-    await until(
-        lambda: not before & {p["metadata"]["name"] for p in kube.pods(NS, "risk")},
-        within=10,
-        what="every risk pod replaced",
-    )
-    await kube.ready(NS, "risk", 2)
-    assert await platform.workload_ready("Deployment", "risk") == (
-        True,
-        "2/2 pods ready, 2 available",
-    )
+    # One surge pod at a time, the old ones Ready meanwhile: "ready" only when none is left.
+    answers: list[tuple[bool, str]] = []
+    deadline = time.monotonic() + 10
+    while not (answers and answers[-1][0]):
+        assert time.monotonic() < deadline, f"not ready within 10s: {answers[-3:]}"
+        answers.append(await platform.workload_ready("Deployment", "web"))
+        old = before & {p["metadata"]["name"] for p in kube.pods(NS, "web")}
+        assert not (answers[-1][0] and old), f"ready with old pods {old} left: {answers}"
+        await asyncio.sleep(0.02)
+    assert any("rollout: 1 of 2 replicas updated" in observed for _, observed in answers)
+    assert answers[-1] == (True, "2/2 pods ready, 2 available")
+    assert not before & {p["metadata"]["name"] for p in kube.pods(NS, "web")}
 
 
 async def test_workload_ready_sees_a_missing_pod(

@@ -1,0 +1,97 @@
+"""Timed faults shared by overlapping runs of one ChaosScenario (``concurrencyPolicy: Allow``).
+
+Runs of one scenario select the same pods, and their timed faults land on the same objects: one
+deny-all NetworkPolicy per pod, one original-replicas annotation per Deployment or StatefulSet.
+Undone when the first run ends, such a fault would end under the run still holding it, whose
+checks would then measure a system no longer under that fault. So the last run holding a fault
+undoes it; the others say that they left it in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from lightkube import AsyncClient
+
+from test_coordinator.platforms.base import Workload
+from test_coordinator.platforms.kubernetes import KubernetesPlatform
+from test_coordinator.scenario.model import TIMED_FAULTS, FaultSpec
+
+__all__ = ["FaultHolders", "SharedFaultsPlatform"]
+
+
+Key = tuple[str, str]  # (action, workload id)
+
+
+class FaultHolders:
+    """Which runs of one scenario hold each timed fault, by action and workload."""
+
+    def __init__(self) -> None:
+        self._holders: dict[Key, set[str]] = {}
+        self._locks: dict[Key, tuple[asyncio.Lock, int]] = {}  # the lock, and its users
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, key: Key) -> AsyncIterator[None]:
+        """One apply or undo of ``key`` at a time (an undo racing a new hold would lift the
+        new one); other faults go on meanwhile."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def hold(self, key: Key, run_id: str) -> None:
+        self._holders.setdefault(key, set()).add(run_id)
+
+    def release(self, key: Key, run_id: str) -> set[str]:
+        """Let go of ``key`` for ``run_id``; the runs that still hold it."""
+        holders = self._holders.get(key, set())
+        holders.discard(run_id)
+        if not holders:
+            self._holders.pop(key, None)
+        return set(holders)
+
+
+class SharedFaultsPlatform(KubernetesPlatform):
+    """The Kubernetes platform for one run, which undoes a timed fault only when no other run
+    of its scenario holds it."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        namespace: str,
+        *,
+        operator_namespace: str | None,
+        holders: FaultHolders,
+        run_id: str,
+    ) -> None:
+        super().__init__(client, namespace, operator_namespace=operator_namespace)
+        self.holders = holders
+        self.run_id = run_id
+
+    async def apply(self, fault: FaultSpec, workload: Workload) -> str:
+        if fault.action not in TIMED_FAULTS:
+            return await super().apply(fault, workload)
+        key = (fault.action, workload.id)
+        async with self.holders.exclusive(key):
+            message = await super().apply(fault, workload)
+            self.holders.hold(key, self.run_id)
+        return message
+
+    async def revert(self, fault: FaultSpec, workload: Workload) -> str:
+        if fault.action not in TIMED_FAULTS:
+            return await super().revert(fault, workload)
+        key = (fault.action, workload.id)
+        async with self.holders.exclusive(key):
+            others = self.holders.release(key, self.run_id)
+            if others:
+                return f"left in place: run {', '.join(sorted(others))} still holds it"
+            return await super().revert(fault, workload)

@@ -1,0 +1,42 @@
+"""An emulated cluster (``tests/integration/kube.py``) with two Deployments, and the platform
+on its namespace."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from lightkube import AsyncClient, KubeConfig
+from test_coordinator.platforms.kubernetes import KubernetesPlatform
+
+from tests.integration.kube import OPERATOR_NAMESPACE, Cluster, cluster
+
+NS = "trading"
+
+
+@pytest.fixture
+async def kube(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with cluster(tmp_path) as running:
+        await running.namespace(NS)
+        await running.namespace("quiet", enabled=False)
+        await running.namespace(OPERATOR_NAMESPACE)
+        await running.deployment(NS, "risk", replicas=2, ports={"grpc": 50051})
+        await running.deployment(NS, "gateway", ports={"http": 8080})
+        await running.ready(NS, "risk", 2)
+        await running.ready(NS, "gateway", 1)
+        yield running
+
+
+@pytest.fixture
+async def client(kube: Cluster) -> AsyncIterator[AsyncClient]:
+    api = AsyncClient(config=KubeConfig.from_file(kube.kubeconfig))
+    yield api
+    await api.close()
+
+
+@pytest.fixture
+async def platform(client: AsyncClient) -> KubernetesPlatform:
+    platform = KubernetesPlatform(client, NS, operator_namespace=OPERATOR_NAMESPACE)
+    await platform.start()
+    return platform
