@@ -215,9 +215,9 @@ def test_no_orphan_survives_a_killed_runner(workdir: Path, pid_dir: Path) -> Non
 
 
 def test_validate_accepts_every_shipped_scenario() -> None:
-    scenarios = sorted(Path("scenarios/local").glob("*.yaml"))
+    scenarios = sorted(Path("scenarios").glob("*/**/*.yaml"))
     scenarios = [path for path in scenarios if "stack" not in path.name]
-    assert len(scenarios) >= 3
+    assert len(scenarios) >= 10
     result = run_cli("validate", *scenarios)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("valid") == len(scenarios)

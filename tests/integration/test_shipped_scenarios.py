@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
-
-import pytest
 
 CLI = [sys.executable, "-m", "test_coordinator.cli"]
 
@@ -32,7 +31,7 @@ def test_demo_passes_with_a_measured_recovery(tmp_path: Path) -> None:
 
 
 def test_a_service_that_is_never_restarted_fails(tmp_path: Path) -> None:
-    result = run_cli("run", "scenarios/local/risk-monitor-no-restart.yaml")
+    result = run_cli("run", "scenarios/local/expected-to-fail/risk-monitor-no-restart.yaml")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Fail" in result.stdout
     assert "risk recovers (after of step 'crash risk monitor') failed: not passing within 5s" in (
@@ -40,7 +39,9 @@ def test_a_service_that_is_never_restarted_fails(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["order-gateway-pause"])
-def test_passing_scenarios_pass(name: str) -> None:
-    result = run_cli("run", f"scenarios/local/{name}.yaml")
+def test_the_local_directory_is_a_passing_resilience_suite(tmp_path: Path) -> None:
+    """What a CI job would run: every scenario of the directory (not its subdirectories)."""
+    result = run_cli("run", "scenarios/local/", "--junit", tmp_path / "suite.xml")
     assert result.returncode == 0, result.stdout + result.stderr
+    suites = ET.parse(tmp_path / "suite.xml").getroot().findall("testsuite")
+    assert {suite.get("name") for suite in suites} == {"order-gateway-pause", "risk-monitor-crash"}
