@@ -14,8 +14,9 @@ from pathlib import Path
 
 from test_coordinator.engine import run_scenario
 from test_coordinator.platforms.local import LocalPlatform
-from test_coordinator.scenario import ChaosScenario, parse_scenario
+from test_coordinator.scenario import ChaosScenario
 
+from tests.documents import chaos_scenario
 from tests.integration.stacks import listening_since, started_pids, tiny, tiny_stack
 
 RUNS = 10
@@ -23,30 +24,14 @@ RESTART_DELAY = 1.5
 
 
 def crash_scenario(poll: str) -> ChaosScenario:
-    return parse_scenario(
-        {
-            "apiVersion": "chaos.tse.dev/v1alpha1",
-            "kind": "ChaosScenario",
-            "metadata": {"name": "bench"},
-            "spec": {
-                "targets": {"api": {"selector": {"app": "api"}}},
-                "steps": [
-                    {
-                        "name": "crash",
-                        "fault": {"kill": {"target": "api"}},
-                        "after": [
-                            {
-                                "name": "api back",
-                                "tcp": {"target": "api", "port": "tcp"},
-                                "within": "10s",
-                                "interval": poll,
-                            }
-                        ],
-                    }
-                ],
-            },
-        },
-        source="bench",
+    back = {"name": "api back", "tcp": {"target": "api", "port": "tcp"}, "within": "10s"}
+    crash = {
+        "name": "crash",
+        "fault": {"kill": {"target": "api"}},
+        "after": [{**back, "interval": poll}],
+    }
+    return chaos_scenario(
+        "bench", {"targets": {"api": {"selector": {"app": "api"}}}, "steps": [crash]}
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.documents import scenario_document
 from tests.integration.stacks import alive, process_state, started_pids, tiny
 
 CLI = [sys.executable, "-m", "test_coordinator.cli"]
@@ -19,12 +20,11 @@ CLI = [sys.executable, "-m", "test_coordinator.cli"]
 
 def write_scenario(directory: Path, name: str, spec: dict[str, object]) -> Path:
     path = directory / f"{name}.yaml"
-    document = {
-        "apiVersion": "chaos.tse.dev/v1alpha1",
-        "kind": "ChaosScenario",
-        "metadata": {"name": name, "annotations": {"chaos.tse.dev/local-stack": "stack.yaml"}},
-        "spec": {"targets": {"api": {"selector": {"app": "api"}}}, **spec},
-    }
+    document = scenario_document(
+        name,
+        {"targets": {"api": {"selector": {"app": "api"}}}, **spec},
+        annotations={"chaos.tse.dev/local-stack": "stack.yaml"},
+    )
     path.write_text(json.dumps(document, indent=2))  # JSON is YAML too
     return path
 

@@ -15,9 +15,10 @@ import redis
 from test_coordinator.engine import run_scenario
 from test_coordinator.engine.audit import FLUSH_TIMEOUT
 from test_coordinator.platforms.local import LocalPlatform
-from test_coordinator.scenario import ChaosScenario, Phase, Verdict, When, parse_scenario
+from test_coordinator.scenario import ChaosScenario, Phase, Verdict, When
 
 from tests.conftest import RedisServer, free_port
+from tests.documents import chaos_scenario
 from tests.integration.audit import Launcher
 from tests.integration.stacks import alive, started_pids, tiny, tiny_stack
 
@@ -25,13 +26,8 @@ FREEZE = {"name": "freeze api", "fault": {"pause": {"target": "api"}}, "duration
 
 
 def scenario(**spec: Any) -> ChaosScenario:
-    document = {
-        "apiVersion": "chaos.tse.dev/v1alpha1",
-        "kind": "ChaosScenario",
-        "metadata": {"name": "audited"},
-        "spec": {"targets": {"api": {"selector": {"app": "api"}}}, "steps": [FREEZE], **spec},
-    }
-    return parse_scenario(document, source="test")
+    targets = {"api": {"selector": {"app": "api"}}}
+    return chaos_scenario("audited", {"targets": targets, "steps": [FREEZE], **spec})
 
 
 def sink_stream(address: str) -> dict[str, Any]:

@@ -13,26 +13,17 @@ from test_coordinator.engine.journal import JournalEntry
 from test_coordinator.platforms.local import LocalPlatform
 from test_coordinator.scenario import ChaosScenario, Phase, Verdict, When, parse_scenario
 
+from tests.documents import chaos_scenario
 from tests.integration.stacks import alive, process_state, started_pids, tiny, tiny_stack
 
 RESTART_DELAY = 1.5  # the tiny stack's restartDelay
 
 
+TARGETS = {name: {"selector": {"app": name}} for name in ("api", "fragile", "steady")}
+
+
 def scenario(**spec: Any) -> ChaosScenario:
-    document = {
-        "apiVersion": "chaos.tse.dev/v1alpha1",
-        "kind": "ChaosScenario",
-        "metadata": {"name": "test"},
-        "spec": {
-            "targets": {
-                "api": {"selector": {"app": "api"}},
-                "fragile": {"selector": {"app": "fragile"}},
-                "steady": {"selector": {"app": "steady"}},
-            },
-            **spec,
-        },
-    }
-    return parse_scenario(document, source="test")
+    return chaos_scenario("test", {"targets": TARGETS, **spec})
 
 
 def tcp(target: str, **check: Any) -> dict[str, Any]:

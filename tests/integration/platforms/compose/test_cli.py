@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.documents import scenario_document
 from tests.integration.platforms.compose.projects import (
     REPO,
     ComposeProject,
@@ -52,12 +53,7 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 30.0) -> None:
 
 
 def write_scenario(path: Path, spec: dict[str, Any]) -> Path:
-    document = {
-        "apiVersion": "chaos.tse.dev/v1alpha1",
-        "kind": "ChaosScenario",
-        "metadata": {"name": path.stem},
-        "spec": spec,
-    }
+    document = scenario_document(path.stem, spec)
     path.write_text(json.dumps(document, indent=2))  # JSON is YAML too
     return path
 

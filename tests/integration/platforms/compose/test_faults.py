@@ -19,10 +19,10 @@ from test_coordinator.scenario import (
     ScenarioStatus,
     Verdict,
     When,
-    parse_scenario,
 )
 
 from tests.conftest import wait_for_port
+from tests.documents import chaos_scenario
 from tests.integration.platforms.compose.projects import (
     ComposeProject,
     demo_project,
@@ -38,22 +38,13 @@ GATEWAY_HEALTH = {"target": "gateway", "port": "http", "path": "/api/v1/health"}
 
 
 def scenario(spec: dict[str, Any]) -> ChaosScenario:
-    return parse_scenario(
-        {
-            "apiVersion": "chaos.tse.dev/v1alpha1",
-            "kind": "ChaosScenario",
-            "metadata": {"name": "compose-test"},
-            "spec": {
-                "targets": {
-                    "risk": {"selector": {"app": "risk-monitor"}},
-                    "gateway": {"selector": {"service": "order-gateway"}},
-                },
-                "steadyState": [{**RISK_SERVING, "within": "30s"}],
-                "timeout": "1m",
-                **spec,
-            },
-        },
-        source="test",
+    targets = {
+        "risk": {"selector": {"app": "risk-monitor"}},
+        "gateway": {"selector": {"service": "order-gateway"}},
+    }
+    steady = [{**RISK_SERVING, "within": "30s"}]
+    return chaos_scenario(
+        "compose-test", {"targets": targets, "steadyState": steady, "timeout": "1m", **spec}
     )
 
 
