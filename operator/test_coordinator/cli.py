@@ -23,7 +23,6 @@ from test_coordinator.controller.settings import add_arguments as add_operator_a
 from test_coordinator.engine import Abort, run_scenario
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
 from test_coordinator.platforms import Platform
-from test_coordinator.platforms.compose import ComposePlatform, project_name
 from test_coordinator.platforms.local import LocalPlatform, load_stack
 from test_coordinator.report import (
     TerminalObserver,
@@ -127,7 +126,7 @@ def _crd_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def _operator_command(args: argparse.Namespace, console: Console) -> int:
-    from test_coordinator.controller import run_operator  # kopf loads only for this command
+    from test_coordinator.controller.main import run_operator  # kopf loads for this command only
 
     return run_operator(OperatorSettings.from_args(args))
 
@@ -222,9 +221,16 @@ def _local_platform(
     return platform
 
 
+def _compose_platform(args: argparse.Namespace) -> Platform:
+    # The Docker SDK loads only for the platform that uses it.
+    from test_coordinator.platforms.compose import ComposePlatform, project_name
+
+    return ComposePlatform(args.project or project_name(Path()))
+
+
 PLATFORMS: dict[str, Callable[[ChaosScenario, Path, argparse.Namespace], Platform]] = {
     "local": lambda scenario, path, args: _local_platform(scenario, path, args=args),
-    "compose": lambda scenario, path, args: ComposePlatform(args.project or project_name(Path())),
+    "compose": lambda scenario, path, args: _compose_platform(args),
 }
 
 
