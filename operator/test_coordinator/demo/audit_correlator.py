@@ -19,6 +19,7 @@ from test_coordinator.demo.order_gateway import ORDERS_STREAM
 from test_coordinator.demo.runtime import (
     EVENTS_STREAM,
     REDIS_ERRORS,
+    Outage,
     Runtime,
     run_service,
     service_parser,
@@ -75,20 +76,19 @@ class Correlator:
 
     async def consume(self, redis: Redis, runtime: Runtime) -> None:
         delay = 0.1
-        redis_up = True
+        outage = Outage(
+            runtime.log, lost="cannot read audit streams", back="reading audit streams again"
+        )
         while True:
             try:
                 response = await redis.xread(self.last_ids, count=1000, block=1000)
             except REDIS_ERRORS as exc:
-                if redis_up:
-                    runtime.log.warning("cannot read audit streams", extra={"error": str(exc)})
-                redis_up = False
+                outage.failed(error=str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
-            if not redis_up:
-                runtime.log.info("reading audit streams again")
-            redis_up, delay = True, 0.1
+            outage.succeeded()
+            delay = 0.1
             streams: Iterable[Any] = response.items() if isinstance(response, dict) else response
             for stream, entries in streams:
                 for entry_id, fields in entries:

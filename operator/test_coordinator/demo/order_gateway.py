@@ -20,6 +20,7 @@ from redis.typing import EncodableT
 from test_coordinator.demo.protos import trading_pb2, trading_pb2_grpc
 from test_coordinator.demo.runtime import (
     REDIS_ERRORS,
+    Outage,
     Runtime,
     address,
     run_service,
@@ -67,12 +68,11 @@ class Placed:
 
 class Gateway:
     def __init__(self, runtime: Runtime, risk: str, risk_timeout: float) -> None:
-        self._log = runtime.log
         self._record = runtime.redis.register_script(_RECORD_SCRIPT)
         self._channel = grpc.aio.insecure_channel(risk, options=_CHANNEL_OPTIONS)
         self._stub = trading_pb2_grpc.RiskServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._risk_timeout = risk_timeout
-        self._risk_up = True
+        self._risk = Outage(runtime.log, lost="risk monitor unavailable", back="risk monitor back")
         self.counts: Counter[str] = Counter()
         self.last_seq = 0
 
@@ -107,13 +107,9 @@ class Gateway:
         try:
             decision = await self._stub.CheckOrder(request, timeout=self._risk_timeout)
         except grpc.aio.AioRpcError as exc:
-            if self._risk_up:
-                self._log.warning("risk monitor unavailable", extra={"code": exc.code().name})
-            self._risk_up = False
+            self._risk.failed(code=exc.code().name)
             return "risk_unavailable", f"risk monitor: {exc.code().name}"
-        if not self._risk_up:
-            self._log.info("risk monitor back")
-        self._risk_up = True
+        self._risk.succeeded()
         return ("accepted", "") if decision.approved else ("rejected", decision.reason)
 
     async def close(self) -> None:
@@ -136,18 +132,14 @@ async def drive_load(gateway: Gateway, rate: float, runtime: Runtime) -> None:
     rng = random.Random()
     interval = 1.0 / rate
     next_at = time.monotonic()
-    redis_up = True
+    redis = Outage(runtime.log, lost="cannot record orders", back="recording orders again")
     while True:
         try:
             await gateway.place(random_order(rng))
         except REDIS_ERRORS as exc:
-            if redis_up:
-                runtime.log.warning("cannot record orders", extra={"error": str(exc)})
-            redis_up = False
+            redis.failed(error=str(exc))
         else:
-            if not redis_up:
-                runtime.log.info("recording orders again")
-            redis_up = True
+            redis.succeeded()
         # After a stall, carry on at the rate instead of bursting to catch up.
         next_at = max(next_at + interval, time.monotonic())
         await asyncio.sleep(next_at - time.monotonic())

@@ -118,6 +118,25 @@ def configure_logging(service: str) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
+class Outage:
+    """Logs a dependency going away once and its return once, however often it is tried:
+    a service retrying every 100 ms must not write a warning every 100 ms."""
+
+    def __init__(self, log: logging.Logger, *, lost: str, back: str) -> None:
+        self.log, self.lost, self.back = log, lost, back
+        self.up = True
+
+    def failed(self, **extra: str) -> None:
+        if self.up:
+            self.log.warning(self.lost, extra=extra)
+        self.up = False
+
+    def succeeded(self) -> None:
+        if not self.up:
+            self.log.info(self.back)
+        self.up = True
+
+
 class Runtime:
     """A service's servers, Redis client and logger; setup adds to them before they start."""
 
@@ -239,19 +258,15 @@ class Runtime:
             await pipe.execute()
 
     async def _heartbeat(self) -> None:
-        ok = True
+        redis = Outage(self.log, lost="heartbeat failed", back="heartbeat restored")
         while True:
             await asyncio.sleep(self.config.heartbeat_interval)
             try:
                 await self._register()
             except REDIS_ERRORS as exc:
-                if ok:
-                    self.log.warning("heartbeat failed", extra={"error": str(exc)})
-                ok = False
+                redis.failed(error=str(exc))
             else:
-                if not ok:
-                    self.log.info("heartbeat restored")
-                ok = True
+                redis.succeeded()
 
     def _spawn(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         task = asyncio.create_task(work())
