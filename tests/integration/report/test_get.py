@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from test_coordinator.report import write_status
@@ -32,7 +33,11 @@ def test_files_are_listed_with_their_status_and_invalid_ones_named(tmp_path: Pat
     ran = tmp_path / "ran.yaml"
     ran.write_text(SCENARIO.replace("NAME", "ran"))
     status = ScenarioStatus(
-        phase=Phase.FAILED, verdict=Verdict.FAIL, recovery_seconds=12.5, finished_at=utcnow()
+        phase=Phase.FAILED,
+        verdict=Verdict.FAIL,
+        recovery_seconds=12.5,
+        # Minutes ago, so that the age does not depend on how long the command takes.
+        finished_at=utcnow() - timedelta(minutes=20, seconds=10),
     )
     write_status(ran, load_scenario(ran), status)
     (tmp_path / "never-ran.yaml").write_text(SCENARIO.replace("NAME", "never-ran"))
@@ -44,7 +49,7 @@ def test_files_are_listed_with_their_status_and_invalid_ones_named(tmp_path: Pat
     assert result.stdout.splitlines() == [
         "NAME        PHASE    VERDICT   RECOVERY   AGE",
         "never-ran",
-        "ran         Failed   Fail      12.50s     0s",
+        "ran         Failed   Fail      12.50s     20m",
     ]
     assert f"{broken}:6: spec.steps[0].fault" in result.stderr
 
