@@ -4,13 +4,13 @@ simulated Deployment, StatefulSet and kubelet controllers.
 Mocked here, because no cluster can run on this machine: the API server and what the cluster's
 controllers do. ``ApiServer`` adds what the product relies on and kmock leaves out: uid,
 generation (bumped on spec changes only), resourceVersion, creationTimestamp, the status
-subresource (a main-resource patch cannot touch status, a status patch touches only status),
-label selectors on list and watch, list kinds, and graceful pod deletion (a pod deleted with a
-grace period stays, Terminating, until the kubelet removes it). ``Workloads`` plays the
-controllers and the kubelet (see there). Owners carry the simulation's knobs as annotations:
-``sim.test/ready-delay`` (seconds until a new pod is Ready), ``sim.test/shutdown-delay``
-(seconds its container takes to exit on SIGTERM), and on a Deployment
-``sim.test/recreate: "false"`` (a deleted pod is not replaced).
+subresource (a main-resource patch cannot touch status, a status patch touches only status), 409
+Conflict for a write with a stale resourceVersion, label selectors on list and watch, list
+kinds, and graceful pod deletion (a pod deleted with a grace period stays, Terminating, until
+the kubelet removes it). ``Workloads`` plays the controllers and the kubelet (see there). Owners
+carry the simulation's knobs as annotations: ``sim.test/ready-delay`` (seconds until a new pod
+is Ready), ``sim.test/shutdown-delay`` (seconds its container takes to exit on SIGTERM), and on
+a Deployment ``sim.test/recreate: "false"`` (a deleted pod is not replaced).
 
 Where the emulator still differs: a write to a Terminating pod (kmock collects it then) removes
 it at once.
@@ -235,6 +235,13 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         if isinstance(data, list):
             self._admit_json_patch(current, data)
             return
+        # A write naming a resourceVersion is an optimistic lock: stale, it is a 409 Conflict.
+        asked = (data.get("metadata") or {}).get("resourceVersion")
+        held = current.get("metadata", {}).get("resourceVersion")
+        if asked is not None and asked != held:
+            raise kmock.KubernetesError(
+                status=409, reason="Conflict", message="the object has been modified"
+            )
         if request.subresource == "status":
             for key_name in list(data):
                 if key_name != "status":

@@ -20,7 +20,7 @@ PUBLIC = {
         "Abort", "Journal", "JournalEntry", "JournalSink", "Observers", "RunObserver",
         "run_scenario",
     },
-    "test_coordinator.platforms": {"Platform", "Workload"},
+    "test_coordinator.platforms": {"Applied", "FaultHeld", "Platform", "Workload"},
     "test_coordinator.cli": {"main"},
 }  # fmt: skip
 

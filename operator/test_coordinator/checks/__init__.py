@@ -70,15 +70,17 @@ AUDIT_KINDS = frozenset({"auditTrail", "noLoss"})
 """Kinds that read an audit trail: one they cannot reach makes them inconclusive, not failed."""
 
 
-async def observe(probe: Probe, ctx: ProbeContext) -> Observation:
-    """One observation of ``probe``, bounded by ``probe.timeout`` as a whole."""
+async def observe(probe: Probe, ctx: ProbeContext, *, limit: float | None = None) -> Observation:
+    """One observation of ``probe``, bounded as a whole by ``limit`` (default: the probe's
+    timeout; a caller with a deadline passes the time left, when that is shorter)."""
     observer = OBSERVERS[probe.kind]
     could_not_look = unavailable if probe.kind in AUDIT_KINDS else failed
+    limit = probe.timeout if limit is None else limit
     try:
-        async with asyncio.timeout(probe.timeout):
+        async with asyncio.timeout(limit):
             observation = await observer(probe.spec, ctx)
     except TimeoutError:
-        return could_not_look(f"timed out after {format_duration(probe.timeout)}")
+        return could_not_look(f"timed out after {format_duration(round(limit, 3))}")
     except NoEndpoint as exc:
         return could_not_look(str(exc))
     except OSError as exc:

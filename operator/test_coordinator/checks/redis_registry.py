@@ -95,13 +95,13 @@ def _judge(
     if age > spec.max_age:
         return failed(f"{about}heartbeat {age:.1f}s old (max {format_duration(spec.max_age)})")
     if spec.new_instance and since is not None:
-        started = _timestamp(registration.get(spec.started_field))
-        if started is None:
-            return failed(f"{about}no valid {spec.started_field} field")
-        if started <= since:
+        registered = _timestamp(registration.get(spec.registered_field))
+        if registered is None:
+            return failed(f"{about}no valid {spec.registered_field} field")
+        if registered <= since:
             return failed("registration from before the fault" + (f" (pid {pid})" if pid else ""))
-    registered = f"registered pid {pid}" if pid else "registered"
-    return Observation(passed=True, observed=short(f"{registered}, heartbeat {age:.1f}s old"))
+    seen = f"registered pid {pid}" if pid else "registered"
+    return Observation(passed=True, observed=short(f"{seen}, heartbeat {age:.1f}s old"))
 
 
 def _timestamp(value: str | None) -> float | None:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from lightkube import AsyncClient
 
-from test_coordinator.platforms.base import Workload
+from test_coordinator.platforms.base import Applied, Workload
 from test_coordinator.platforms.kubernetes import KubernetesPlatform
 from test_coordinator.scenario.model import TIMED_FAULTS, FaultSpec
 
@@ -72,19 +72,20 @@ class SharedFaultsPlatform(KubernetesPlatform):
         operator_namespace: str | None,
         holders: FaultHolders,
         run_id: str,
+        holder: str,
     ) -> None:
-        super().__init__(client, namespace, operator_namespace=operator_namespace)
+        super().__init__(client, namespace, operator_namespace=operator_namespace, holder=holder)
         self.holders = holders
         self.run_id = run_id
 
-    async def apply(self, fault: FaultSpec, workload: Workload) -> str:
+    async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
         if fault.action not in TIMED_FAULTS:
             return await super().apply(fault, workload)
         key = (fault.action, workload.id)
         async with self.holders.exclusive(key):
-            message = await super().apply(fault, workload)
+            applied = await super().apply(fault, workload)
             self.holders.hold(key, self.run_id)
-        return message
+        return applied
 
     async def revert(self, fault: FaultSpec, workload: Workload) -> str:
         if fault.action not in TIMED_FAULTS:

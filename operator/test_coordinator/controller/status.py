@@ -16,9 +16,11 @@ from test_coordinator.errors import PlatformError
 from test_coordinator.scenario.model import TIMED_FAULTS
 from test_coordinator.scenario.status import (
     CheckStatus,
+    Condition,
     Phase,
     RunSummary,
     ScenarioStatus,
+    carry_transition_times,
     utcnow,
 )
 
@@ -47,11 +49,14 @@ class StatusWriter:
         ref: ObjectRef,
         compose: Callable[[], ScenarioStatus],
         interval: float,
+        shown: Sequence[Condition] = (),
     ) -> None:
         self.client = client
         self.ref = ref
         self.compose = compose
         self.interval = interval
+        # The last value written of each condition type (``Ready`` is absent while a run goes).
+        self._conditions = {condition.type: condition for condition in shown}
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task[None] | None = None
 
@@ -66,12 +71,16 @@ class StatusWriter:
     async def write_now(self, *, quiet: bool = False) -> None:
         """Write the current status; with ``quiet``, a failure is logged instead of raised."""
         async with self._lock:
+            status = self.compose()
+            status.conditions = carry_transition_times(status.conditions, self._conditions.values())
             try:
-                await write_status(self.client, self.ref, self.compose())
+                await write_status(self.client, self.ref, status)
             except Exception as error:
                 if not quiet:
                     raise PlatformError(f"cannot record the run on {self.ref}: {error}") from None
                 log.warning("could not write the status of %s: %s", self.ref, error)
+            else:
+                self._conditions.update((c.type, c) for c in status.conditions)
 
 
 class RunStatusObserver(RunObserver):

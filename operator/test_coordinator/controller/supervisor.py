@@ -110,7 +110,13 @@ class ScenarioSupervisor:
         self.holders = FaultHolders()  # timed faults held by overlapping runs
         self.changed = asyncio.Event()
         self.events = EventRecorder(env.client, ref)
-        self.writer = StatusWriter(env.client, ref, self.compose, env.settings.status_interval)
+        self.writer = StatusWriter(
+            env.client,
+            ref,
+            self.compose,
+            env.settings.status_interval,
+            shown=self.shown.conditions,
+        )
         self._loop: asyncio.Task[None] | None = None
 
     # driven by the handlers
@@ -281,6 +287,7 @@ class ScenarioSupervisor:
             operator_namespace=self.env.settings.operator_namespace,
             holders=self.holders,
             run_id=run.run_id,
+            holder=self.ref.name,
         )
 
         async def persist(journal: Journal) -> None:
@@ -387,6 +394,7 @@ class ScenarioSupervisor:
             self.env.client,
             self.ref.namespace,
             operator_namespace=self.env.settings.operator_namespace,
+            holder=self.ref.name,
         )
         deadline = time.monotonic() + self.env.settings.give_up_after
         remaining, delay, done = list(faults), 0.25, 0

@@ -250,7 +250,8 @@ class Runtime:
                     "grpc_port": str(cfg.grpc_port),
                     "http_port": str(cfg.http_port),
                     "pid": str(os.getpid()),
-                    "started_at": str(self._started_at),
+                    "status": "healthy",
+                    "registered_at": str(self._started_at),
                     "last_heartbeat": now,
                 },
             )

@@ -23,9 +23,11 @@ class JournalEntry:
     workload: Workload
     fault: FaultSpec
     journaled_at: datetime = field(default_factory=utcnow)
-    applied_at: datetime | None = None
-    reverted_at: datetime | None = None
+    applied_at: datetime | None = None  # the first action of the apply that landed
+    completed_at: datetime | None = None
+    reverted_at: datetime | None = None  # the undo's first action, once it has succeeded
     message: str = ""
+    graceful: bool | None = None  # a stop: whether it exited within its grace period
 
     @property
     def reversible(self) -> bool:
@@ -43,6 +45,7 @@ class JournalEntry:
             workload=self.workload.id,
             action=self.fault.action,
             applied_at=self.applied_at or self.journaled_at,
+            completed_at=self.completed_at,
             reverted_at=self.reverted_at,
             message=self.message,
         )

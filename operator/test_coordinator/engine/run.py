@@ -13,8 +13,9 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from test_coordinator.checks import Baseline, Observation, ProbeContext, take_baseline
 from test_coordinator.checks.audit_sink import open_sink
@@ -26,13 +27,14 @@ from test_coordinator.engine.targets import TargetResolver
 from test_coordinator.engine.timeline import SampleLog
 from test_coordinator.engine.verdict import Ending, Outcome, finish
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
-from test_coordinator.platforms.base import Platform, Workload
+from test_coordinator.platforms.base import FaultHeld, Platform, Workload
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import (
     AfterCheck,
     AuditCheck,
     ChaosScenario,
     CheckSpec,
+    GracefulStop,
     SteadyStateCheck,
     Step,
 )
@@ -53,6 +55,10 @@ JournalSink = Callable[[Journal], Awaitable[None]]
 before each fault is applied (a failure stops the fault) and after each revert."""
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_FIRST_RETRY = 0.5  # seconds before looking again for targets, or at a fault held elsewhere
+_LAST_RETRY = 5.0
 
 
 @dataclass
@@ -143,6 +149,8 @@ class _Run:
                     if aborted in done
                     else (f"timed out after {format_duration(self.spec.timeout)}")
                 )
+                if self.status.phase is Phase.PENDING:  # what it was still waiting for
+                    reason += f" ({self.status.message})"
                 outcome = Outcome(Ending.ABORTED, reason)
         finally:
             aborted.cancel()
@@ -218,32 +226,69 @@ class _Run:
 
     async def _check_selections(self) -> None:
         """Refuse, before anything is touched, a fault the platform lacks or a selection that
-        is empty or narrower than its mode."""
-        problems = []
+        is empty or narrower than its mode. Where workloads come and go on their own (pods),
+        a selection that falls short is waited for instead, within the run's timeout."""
+        problems = list(self._unsupported())
+        if problems:
+            raise ScenarioInvalid(problems)
+        delay = _FIRST_RETRY
+        while problems := [p async for p in self._selection_problems()]:
+            if not self.platform.targets_may_appear:
+                raise ScenarioInvalid(problems)
+            self._waiting("WaitingForTargets", "waiting for targets: " + "; ".join(problems))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _LAST_RETRY)
+        self._resumed()
+
+    def _unsupported(self) -> Iterator[str]:
         for index, step in enumerate(self.spec.steps):
+            where = f"spec.steps[{index}].fault"
             if step.fault.action not in self.platform.faults:
                 supported = ", ".join(sorted(self.platform.faults))
-                problems.append(
-                    f"spec.steps[{index}].fault: {step.fault.action} is not supported on the "
+                yield (
+                    f"{where}: {step.fault.action} is not supported on the "
                     f"{self.platform.name} platform (supported: {supported})"
                 )
+            params = step.fault.params
+            graceful = isinstance(params, GracefulStop) and params.require_graceful_stop
+            if graceful and not self.platform.reports_graceful_stop:
+                yield (
+                    f"{where}.{step.fault.action}.requireGracefulStop: the {self.platform.name} "
+                    "platform cannot tell whether a workload stopped gracefully (a deleted pod's "
+                    "exit is gone with it); remove the field, or run on local or compose"
+                )
+
+    async def _selection_problems(self) -> AsyncIterator[str]:
         for name, target in self.spec.targets.items():
             selected = await self.targets.workloads(name)
             selector = ",".join(f"{key}={value}" for key, value in target.selector.items())
             if not selected:
-                there = ", ".join(w.id for w in (await self.platform.select({}))[:10]) or "none"
-                problems.append(
+                there = ", ".join(w.id for w in (await self.platform.inventory())[:10]) or "none"
+                yield (
                     f"spec.targets.{name}.selector: {selector} matches no workload on the "
                     f"{self.platform.name} platform (there: {there})"
                 )
             elif target.count(len(selected)) > len(selected):
-                problems.append(
+                yield (
                     f"spec.targets.{name}: mode {target.mode.value} {target.value} needs "
                     f"{target.count(len(selected))} workloads; {selector} selects only "
                     f"{len(selected)} ({', '.join(w.id for w in selected)})"
                 )
-        if problems:
-            raise ScenarioInvalid(problems)
+
+    def _waiting(self, reason: str, message: str) -> None:
+        """Nothing is wrong with the input, but the run cannot go on yet: say so in the status."""
+        if self.status.message == message and self.status.phase is Phase.PENDING:
+            return
+        self.status.phase = Phase.PENDING
+        self.status.conditions = [Condition(type="Reconciling", status="True", reason=reason)]
+        self.observer.stage(message)
+
+    def _resumed(self) -> None:
+        if self.status.phase is Phase.PENDING:
+            self.status.phase = Phase.RUNNING
+            self.status.conditions = [
+                Condition(type="Reconciling", status="True", reason="Running")
+            ]
 
     async def _steady_state(self, when: When) -> bool:
         results = await asyncio.gather(
@@ -303,13 +348,17 @@ class _Run:
             )
             for check in self.spec.during
         ]
-        tasks = [asyncio.create_task(monitor.run()) for monitor in monitors]
+        for monitor in monitors:
+            monitor.start()
         try:
             yield
+        except BaseException:
+            # Aborted (or failed): what was in flight is cut off, never counted as a pass.
+            await asyncio.gather(*(monitor.abort("the run was cut short") for monitor in monitors))
+            raise
+        else:
+            await asyncio.gather(*(monitor.stop() for monitor in monitors))
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             for monitor in monitors:
                 result = monitor.result()
                 self.status.checks.append(result)
@@ -327,12 +376,13 @@ class _Run:
         ]
         if self.persist is not None:
             await self.persist(self.journal)  # a crash after this still knows what to undo
-        since = time.monotonic()
-        await _all_settled(self._apply(entry) for entry in entries)
+        started = await _all_settled(self._apply(entry) for entry in entries)
+        since = min(started, default=time.monotonic())  # recovery: from the first action
         if step.duration:
             await asyncio.sleep(max(0.0, since + step.duration - time.monotonic()))
-            since = time.monotonic()
-            await _all_settled(self._revert(entry) for entry in entries)
+            reverts = await _all_settled(self._revert(entry) for entry in entries)
+            since = min(reverts, default=time.monotonic())
+        forced = self._graceful_stop(step, entries)
         results = await asyncio.gather(
             *(self._poll(c, when=When.AFTER, step=step.name, since=since) for c in step.after)
         )
@@ -340,39 +390,102 @@ class _Run:
         # go on, and the verdict weighs it (Inconclusive if nothing else failed).
         failed = [result.name for result in results if not (result.passed or result.inconclusive)]
         status.finished_at = utcnow()
-        status.phase = Phase.FAILED if failed else Phase.SUCCEEDED
+        status.phase = Phase.FAILED if failed or forced else Phase.SUCCEEDED
         status.message = "; ".join(entry.message for entry in entries)
         if failed:
             status.message = f"not recovered: {', '.join(failed)}; {status.message}"
-        return not failed
+        if forced:
+            status.message = f"{forced}; {status.message}"
+        return not (failed or forced)
+
+    def _graceful_stop(self, step: Step, entries: list[JournalEntry]) -> str:
+        """With ``requireGracefulStop``, a check of the fault itself: did every workload exit
+        within its grace period? Returns what failed, or "" when it holds (or is not asked)."""
+        params = step.fault.params
+        if not (isinstance(params, GracefulStop) and params.require_graceful_stop):
+            return ""
+        forced = [entry for entry in entries if entry.graceful is False]
+        grace = format_duration(params.grace_period)
+        observed = (
+            "; ".join(f"{entry.workload.id}: {entry.message}" for entry in forced)
+            if forced
+            else f"every workload stopped within the {grace} grace period"
+        )
+        result = CheckStatus(
+            name=f"{step.name}: graceful stop",
+            when=When.FAULT,
+            step=step.name,
+            passed=not forced,
+            observed=observed,
+            observations=len(entries),
+            at=utcnow(),
+        )
+        self.status.checks.append(result)
+        self.observer.check_finished(result)
+        if not forced:
+            return ""
+        return f"needed SIGKILL after the {grace} grace period: " + ", ".join(
+            entry.workload.id for entry in forced
+        )
 
     async def _choose(self, step: Step) -> list[Workload]:
         target = self.spec.targets[step.fault.target]
-        selected = await self.targets.workloads(step.fault.target)
-        count = target.count(len(selected))
-        if not selected or count > len(selected):
-            raise ScenarioInvalid(
+        delay = _FIRST_RETRY
+        while True:
+            selected = await self.targets.workloads(step.fault.target)
+            count = target.count(len(selected))
+            if selected and count <= len(selected):
+                break
+            problem = (
                 f"step {step.name!r}: target {step.fault.target!r} selects {len(selected)} "
                 f"workloads now; mode {target.mode.value} needs {count}"
             )
+            if not self.platform.targets_may_appear:
+                raise ScenarioInvalid(problem)
+            self._waiting("WaitingForTargets", f"waiting: {problem}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _LAST_RETRY)
+        self._resumed()
         chosen = sorted(random.sample(selected, count), key=lambda workload: workload.id)
         return await self.platform.fault_targets(step.fault, chosen)
 
-    async def _apply(self, entry: JournalEntry) -> None:
-        entry.message = await self.platform.apply(entry.fault, entry.workload)
-        entry.applied_at = utcnow()
+    async def _apply(self, entry: JournalEntry) -> float:
+        """Apply one fault; returns the monotonic time of its first action. A fault another
+        scenario holds on the same object is waited for, so that neither is cut short."""
+        delay = _FIRST_RETRY
+        while True:
+            began, entry.applied_at = time.monotonic(), utcnow()
+            try:
+                applied = await self.platform.apply(entry.fault, entry.workload)
+            except FaultHeld as held:
+                entry.applied_at = None
+                self._waiting("FaultHeld", f"waiting: {held}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _LAST_RETRY)
+                continue
+            except asyncio.CancelledError:
+                entry.message = "cut short while being applied (it may have landed)"
+                raise
+            break
+        self._resumed()
+        entry.completed_at = utcnow()
+        entry.message, entry.graceful = applied.message, applied.graceful
         self.observer.fault_applied(entry)
+        return began
 
-    async def _revert(self, entry: JournalEntry) -> None:
+    async def _revert(self, entry: JournalEntry) -> float:
+        """Undo one timed fault; returns the monotonic time of the undo's first action."""
+        began, began_at = time.monotonic(), utcnow()
         reverted = await self.platform.revert(entry.fault, entry.workload)
-        entry.reverted_at = utcnow()
-        entry.message = f"{entry.message}; {reverted}"
+        entry.reverted_at = began_at
+        entry.message = "; ".join(part for part in (entry.message, reverted) if part)
         self.observer.fault_reverted(entry)
         if self.persist is not None:
             try:
                 await self.persist(self.journal)
             except Exception:  # the revert happened; a stale record only repeats an idempotent undo
                 log.warning("could not record the revert of %s", entry.workload.id, exc_info=True)
+        return began
 
     async def _revert_outstanding(self) -> None:
         """Undo whatever the journal says is still applied; an undo that fails is reported."""
@@ -387,10 +500,13 @@ class _Run:
             step.message = f"skipped: step {after.name!r} did not recover"
 
 
-async def _all_settled(actions: Iterable[Awaitable[None]]) -> None:
+async def _all_settled(actions: Iterable[Awaitable[T]]) -> list[T]:
     """Await every action, then raise the first failure: unlike a bare ``gather``, nothing is
     still in flight, about to apply a fault, when the caller goes on to revert."""
     results = await asyncio.gather(*actions, return_exceptions=True)
+    settled: list[T] = []
     for result in results:
         if isinstance(result, BaseException):
             raise result
+        settled.append(result)
+    return settled

@@ -11,6 +11,7 @@ from test_coordinator.scenario.status import (
     Phase,
     ScenarioStatus,
     Verdict,
+    When,
     utcnow,
 )
 
@@ -34,8 +35,7 @@ class Outcome:
 def finish(status: ScenarioStatus, outcome: Outcome) -> None:
     """Fill in the end of ``status`` (phase, verdict, recovery, message, conditions)."""
     status.finished_at = utcnow()
-    recoveries = [c.recovery_seconds for c in status.checks if c.recovery_seconds is not None]
-    status.recovery_seconds = round(max(recoveries), 3) if recoveries else None
+    status.recovery_seconds = _recovery(status, outcome)
     failed = [check for check in status.checks if not check.passed]
     phase, verdict, reason, message = _decide(outcome, failed, status)
     status.phase, status.verdict, status.message = phase, verdict, message
@@ -54,6 +54,18 @@ def finish(status: ScenarioStatus, outcome: Outcome) -> None:
             message=message if phase is Phase.INVALID else "",
         ),
     ]
+
+
+def _recovery(status: ScenarioStatus, outcome: Outcome) -> float | None:
+    """The worst after-check's recovery, only when every step ran and every after-check
+    passed: a run that did not recover, or was cut short, has no recovery time to report."""
+    after = [check for check in status.checks if check.when is When.AFTER]
+    every_step_ran = all(step.phase in (Phase.SUCCEEDED, Phase.FAILED) for step in status.steps)
+    if outcome.ending is not Ending.COMPLETED or not every_step_ran:
+        return None
+    if not after or not all(check.passed for check in after):
+        return None
+    return round(max(check.recovery_seconds or 0.0 for check in after), 3)
 
 
 def _decide(

@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from test_coordinator.errors import PlatformError
 from test_coordinator.scenario.model import FaultSpec
 
-__all__ = ["Platform", "Workload"]
+__all__ = ["Applied", "FaultHeld", "Platform", "Workload"]
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,30 @@ class Workload:
     labels: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What applying a fault did, as the platform saw it."""
+
+    message: str
+    graceful: bool | None = None
+    """For a fault that stops a workload (``restart``, ``stop``): whether it exited within its
+    grace period (False: it needed SIGKILL). None where there was nothing to stop."""
+
+
+class FaultHeld(PlatformError):
+    """The fault's object is held by another scenario's fault (a scale, an isolation): applying
+    this one now would cut the other short, or be cut short by it. Try again once released."""
+
+
 class Platform(ABC):
     name: ClassVar[str]
     faults: ClassVar[frozenset[str]]
     """Fault actions this platform can apply; a scenario asking for another one is invalid."""
+    targets_may_appear: ClassVar[bool] = False
+    """Whether a selection that is empty now may fill on its own (pods recreated by their
+    controller): then the engine waits for it; elsewhere an empty selection is bad input."""
+    reports_graceful_stop: ClassVar[bool] = True
+    """Whether ``Applied.graceful`` is known for ``restart`` and ``stop``."""
 
     async def start(self) -> None:
         """Bring up whatever the platform owns (the local stack); nothing on a cluster."""
@@ -38,8 +59,12 @@ class Platform(ABC):
     async def select(self, selector: Mapping[str, str]) -> list[Workload]:
         """Every workload whose labels include all of ``selector``, in a stable order."""
 
+    async def inventory(self) -> list[Workload]:
+        """Every workload there is, to name in a message when a selector matches none."""
+        return await self.select({})
+
     @abstractmethod
-    async def apply(self, fault: FaultSpec, workload: Workload) -> str:
+    async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
         """Apply ``fault`` to one workload; returns what happened, for the report."""
 
     @abstractmethod

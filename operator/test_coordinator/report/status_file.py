@@ -22,7 +22,7 @@ from ruamel.yaml.comments import CommentedMap
 from test_coordinator.errors import TestCoordinatorError
 from test_coordinator.scenario.loading import load_yaml
 from test_coordinator.scenario.model import ChaosScenario
-from test_coordinator.scenario.status import ScenarioStatus
+from test_coordinator.scenario.status import ScenarioStatus, carry_transition_times
 
 __all__ = ["write_status"]
 
@@ -37,6 +37,9 @@ def write_status(path: Path, scenario: ChaosScenario, status: ScenarioStatus) ->
         first, end = _status_lines(load_yaml(text, source=str(path)), len(lines))
         while end > first and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
             end -= 1  # comments and blank lines after the old block are the file's, not its
+        if scenario.status is not None:  # the file's own status is the one shown so far
+            conditions = carry_transition_times(status.conditions, scenario.status.conditions)
+            status = status.model_copy(update={"conditions": conditions})
         block = _render(scenario.model_copy(update={"status": status}).dump()[STATUS_KEY], text)
         if first == len(lines) and lines and not lines[-1].endswith("\n"):
             lines[-1] += "\n"

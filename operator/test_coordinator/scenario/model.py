@@ -177,20 +177,25 @@ class HttpProbe(Addressed):
 class RedisRegistryProbe(SpecModel):
     """A service is registered in Redis and its heartbeat is fresh.
 
-    ``key`` is a template: the trading ecosystem keeps hashes under ``services:{service}`` or
-    ``registry:services:{service}``, refreshed with a TTL by each instance's heartbeat.
+    ``key`` is a template: the trading ecosystem keeps hashes under ``registry:services:{service}``
+    (fields ``registered_at`` and ``last_heartbeat`` among them), refreshed every 30 s with a TTL
+    of 90 s by each instance's heartbeat.
     """
 
     service: NonEmptyStr
     redis: Addressed
     key: str = "registry:services:{service}"
     heartbeat_field: str = "last_heartbeat"
-    max_age: Duration = 15.0
+    # The ecosystem's services beat every 30 s (TTL 90 s): one beat late is still fresh.
+    max_age: Duration = 45.0
     new_instance: bool = Field(
         default=False,
         description="the registration must be newer than the step's fault (a re-registration)",
     )
-    started_field: str = "started_at"
+    registered_field: str = Field(
+        default="registered_at",
+        description="the field holding when this instance registered, for newInstance",
+    )
 
 
 class CommandProbe(SpecModel):
@@ -384,16 +389,21 @@ class KillFault(TargetRef):
     """A crash: SIGKILL, no clean-up; whatever supervises the workload decides what follows."""
 
 
-class RestartFault(TargetRef):
+class GracefulStop(TargetRef):
+    grace_period: Duration = 10.0
+    require_graceful_stop: bool = Field(
+        default=False,
+        description="the step fails when the workload did not exit within the grace period "
+        "and needed SIGKILL",
+    )
+
+
+class RestartFault(GracefulStop):
     """A clean restart: SIGTERM, SIGKILL after the grace period, then start again."""
 
-    grace_period: Duration = 10.0
 
-
-class StopFault(TargetRef):
+class StopFault(GracefulStop):
     """Stopped (SIGTERM, then SIGKILL after the grace period) for the step's duration."""
-
-    grace_period: Duration = 10.0
 
 
 class PauseFault(TargetRef):

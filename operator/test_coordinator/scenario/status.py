@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
@@ -21,6 +22,7 @@ __all__ = [
     "StepStatus",
     "Verdict",
     "When",
+    "carry_transition_times",
     "utcnow",
 ]
 
@@ -57,6 +59,7 @@ class Verdict(StrEnum):
 
 class When(StrEnum):
     STEADY_STATE = "steadyState"
+    FAULT = "fault"  # what the fault itself must satisfy (requireGracefulStop)
     DURING = "during"
     AFTER = "after"
     FINAL_STEADY_STATE = "finalSteadyState"
@@ -71,6 +74,23 @@ class Condition(StatusModel):
     reason: str = ""
     message: str = ""
     last_transition_time: datetime = Field(default_factory=utcnow)
+
+
+def carry_transition_times(
+    conditions: Iterable[Condition], known: Iterable[Condition]
+) -> list[Condition]:
+    """``conditions`` with each ``lastTransitionTime`` kept from ``known`` (the last value shown
+    of each type) where its status did not change: the time of a transition, not of a write."""
+    last = {condition.type: condition for condition in known}
+    carried = []
+    for condition in conditions:
+        before = last.get(condition.type)
+        if before is not None and before.status == condition.status:
+            condition = condition.model_copy(
+                update={"last_transition_time": before.last_transition_time}
+            )
+        carried.append(condition)
+    return carried
 
 
 class StepStatus(StatusModel):
@@ -119,8 +139,13 @@ class FaultStatus(StatusModel):
     target: str
     workload: str
     action: str
-    applied_at: datetime
-    reverted_at: datetime | None = None
+    applied_at: datetime = Field(description="the fault's first action (signal, API call)")
+    completed_at: datetime | None = Field(
+        default=None, description="when applying it was done (after a grace period, say)"
+    )
+    reverted_at: datetime | None = Field(
+        default=None, description="the undo's first action, once the undo has succeeded"
+    )
     message: str = ""
 
 

@@ -306,6 +306,23 @@ async def test_registry_fresh_heartbeat_passes(
     assert observation.observed.endswith("s old")
 
 
+async def test_registry_defaults_fit_the_ecosystems_30s_heartbeat(
+    redis_server: RedisServer, registry: aioredis.Redis
+) -> None:
+    # As the seed ecosystem's services register: a hash with registered_at, beaten every 30 s.
+    now = time.time()
+    fields = {"name": SERVICE, "status": "healthy", "http_port": 8080, "grpc_port": 50051}
+    await register(registry, **fields, registered_at=now - 3600, last_heartbeat=now - 29)
+
+    observation = await run(registry_probe(redis_server))
+    assert observation.passed, observation.observed  # between two beats is still registered
+
+    await register(registry, last_heartbeat=now - 50)
+    observation = await run(registry_probe(redis_server))
+    assert not observation.passed  # a beat missed by 20 s is not
+    assert "heartbeat 50." in observation.observed and "max 45s" in observation.observed
+
+
 async def test_registry_stale_heartbeat_fails(
     redis_server: RedisServer, registry: aioredis.Redis
 ) -> None:
@@ -349,7 +366,7 @@ async def test_registry_new_instance_after_the_fault_passes(
     redis_server: RedisServer, registry: aioredis.Redis
 ) -> None:
     fault_at = time.time() - 3
-    await register(registry, pid=2, started_at=fault_at + 1, last_heartbeat=time.time())
+    await register(registry, pid=2, registered_at=fault_at + 1, last_heartbeat=time.time())
     ctx = ProbeContext(resolver=DictResolver({}), since=fault_at)
 
     observation = await run(registry_probe(redis_server, newInstance=True), ctx)
@@ -361,7 +378,7 @@ async def test_registry_new_instance_before_the_fault_fails(
     redis_server: RedisServer, registry: aioredis.Redis
 ) -> None:
     fault_at = time.time() - 3
-    await register(registry, pid=123, started_at=fault_at - 60, last_heartbeat=time.time())
+    await register(registry, pid=123, registered_at=fault_at - 60, last_heartbeat=time.time())
     ctx = ProbeContext(resolver=DictResolver({}), since=fault_at)
 
     observation = await run(registry_probe(redis_server, newInstance=True), ctx)

@@ -58,7 +58,7 @@ def test_service_registers_heartbeats_and_stops_cleanly(
     assert registration["pid"] == str(service.proc.pid)
     assert int(registration["grpc_port"]) == service.grpc_port
     assert int(registration["http_port"]) == service.http_port
-    assert float(registration["started_at"]) <= float(registration["last_heartbeat"])
+    assert float(registration["registered_at"]) <= float(registration["last_heartbeat"])
     assert abs(time.time() - float(registration["last_heartbeat"])) < 5
     assert 0 < store.pttl(key) <= 3000
     beat = float(registration["last_heartbeat"])

@@ -231,3 +231,75 @@ async def test_runs_reuse_nothing_between_them(platform: LocalPlatform) -> None:
     )
     assert first.run_id != second.run_id
     assert first.faults[0].workload == "steady" and second.faults[0].workload == "api"
+
+
+@pytest.fixture
+async def stubborn_platform(pid_dir: Path, tmp_path: Path) -> AsyncIterator[LocalPlatform]:
+    """A service deaf to SIGTERM, as the seed's real risk monitor is: a stop needs SIGKILL."""
+    stack = tiny_stack(pid_dir, api=tiny("api", pid_dir, "--ignore-term", stopGracePeriod="1s"))
+    async with LocalPlatform(stack, log_dir=tmp_path / "logs") as platform:
+        yield platform  # type: ignore[misc]
+
+
+def restart_scenario(**restart: Any) -> ChaosScenario:
+    return chaos_scenario(
+        "restart",
+        {
+            "targets": {"api": {"selector": {"app": "api"}}},
+            "steps": [
+                {
+                    "name": "restart api",
+                    "fault": {"restart": {"target": "api", "gracePeriod": "1s", **restart}},
+                    "after": [{"name": "api back", **tcp("api"), "within": "10s"}],
+                }
+            ],
+        },
+    )
+
+
+async def test_a_restart_is_stamped_at_its_sigterm_and_completed_after_the_sigkill(
+    stubborn_platform: LocalPlatform,
+) -> None:
+    status = await run_scenario(restart_scenario(), stubborn_platform)
+
+    assert status.verdict is Verdict.PASS, status.message  # a forced stop is not asked about
+    [fault] = status.faults
+    assert fault.completed_at is not None
+    waited = (fault.completed_at - fault.applied_at).total_seconds()
+    assert 1.0 <= waited < 2.0, f"applied {fault.applied_at}, completed {fault.completed_at}"
+    assert "did not stop within its 1s grace period: SIGKILL after 1.0" in fault.message
+    # Recovery counts from the SIGTERM, when the service began to go away: past the grace.
+    assert status.recovery_seconds is not None and status.recovery_seconds >= 1.0
+
+
+async def test_require_graceful_stop_fails_a_restart_that_needed_sigkill(
+    stubborn_platform: LocalPlatform,
+) -> None:
+    status = await run_scenario(restart_scenario(requireGracefulStop=True), stubborn_platform)
+
+    assert status.verdict is Verdict.FAIL
+    assert status.phase is Phase.FAILED
+    [graceful] = [check for check in status.checks if check.when is When.FAULT]
+    assert graceful.name == "restart api: graceful stop" and not graceful.passed
+    assert "did not stop within its 1s grace period: SIGKILL after 1.0" in graceful.observed
+    assert "needed SIGKILL after the 1s grace period: api" in status.steps[0].message
+    # The service itself recovered: its after-check passed and the recovery is still known.
+    assert status.recovery_seconds is not None
+
+
+async def test_require_graceful_stop_passes_a_graceful_restart(platform: LocalPlatform) -> None:
+    status = await run_scenario(
+        scenario(
+            steps=[
+                {
+                    "name": "restart api",
+                    "fault": {"restart": {"target": "api", "requireGracefulStop": True}},
+                    "after": [{"name": "api back", **tcp("api"), "within": "10s"}],
+                }
+            ]
+        ),
+        platform,
+    )
+    assert status.verdict is Verdict.PASS, status.message
+    [graceful] = [check for check in status.checks if check.when is When.FAULT]
+    assert graceful.passed and "within the 10s grace period" in graceful.observed

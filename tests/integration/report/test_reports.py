@@ -35,7 +35,7 @@ SCENARIO = {
                 "http": {"target": "api", "port": "tcp", "maxLatency": "150ms"},
                 "interval": "100ms",
                 "timeout": "300ms",
-                "minSuccessRate": 0.3,
+                "minSuccessRate": 0.1,
             }
         ],
         "steps": [

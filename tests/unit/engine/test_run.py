@@ -19,7 +19,7 @@ import pytest
 from test_coordinator.engine import Abort, Observers, RunObserver, run_scenario
 from test_coordinator.engine.journal import JournalEntry
 from test_coordinator.errors import PlatformError
-from test_coordinator.platforms.base import Platform, Workload
+from test_coordinator.platforms.base import Applied, Platform, Workload
 from test_coordinator.scenario.loading import parse_scenario
 from test_coordinator.scenario.model import API_VERSION, KIND, ChaosScenario, FaultSpec
 from test_coordinator.scenario.status import (
@@ -90,7 +90,7 @@ class FakePlatform(Platform):
             if all(workload.labels.get(key) == value for key, value in selector.items())
         ]
 
-    async def apply(self, fault: FaultSpec, workload: Workload) -> str:
+    async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
         self.calls.append(Call(time.monotonic(), "apply", fault.action, workload.id))
         self.in_flight += 1
         try:
@@ -109,7 +109,7 @@ class FakePlatform(Platform):
                 case "stop" | "pause":
                     self.faulted.add(workload.id)
             self.applied.set()
-            return f"{fault.action} {workload.id}"
+            return Applied(f"{fault.action} {workload.id}")
         finally:
             self.in_flight -= 1
 

@@ -332,8 +332,10 @@ def test_status_loads_camel_case_and_ignores_unknown_fields() -> None:
 
 
 def test_when_values_match_yaml_section_names() -> None:
+    # "fault": what a step's fault itself must satisfy (requireGracefulStop).
     assert [w.value for w in When] == [
         "steadyState",
+        "fault",
         "during",
         "after",
         "finalSteadyState",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from test_coordinator.errors import PlatformError
+from test_coordinator.platforms.base import Applied
 from test_coordinator.platforms.compose.docker_api import DockerApi
 from test_coordinator.scenario.durations import format_duration
 
@@ -22,34 +23,39 @@ __all__ = ["crash", "freeze", "restart", "start", "stop", "thaw"]
 
 _SIGKILLED = 128 + signal.SIGKILL
 _DEATH_TIMEOUT = 5.0
+_FROZEN_DEATH_TIMEOUT = 0.2  # where the freezer lets SIGKILL through (cgroup v2), it is quick
 
 
-def crash(api: DockerApi, name: str) -> str:
+def crash(api: DockerApi, name: str) -> Applied:
     info = api.inspect(name)
     state = info["State"]
     pid = int(state.get("Pid") or 0)
     if not state.get("Running") or pid <= 0:
-        return f"{name} was not running ({_status(state)})"
+        return Applied(f"{name} was not running ({_status(state)})")
     _ensure_main_process(pid, info["Id"], name)
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
-        return f"{name}: its main process {pid} had already exited"
+        return Applied(f"{name}: its main process {pid} had already exited")
     except PermissionError:
         raise PlatformError(
             f"not permitted to SIGKILL pid {pid}, the main process of {name}: the kill fault "
             "needs root (or the container's user) on the Docker engine's host"
         ) from None
     killed = f"SIGKILL to pid {pid}, the main process of {name}; {_restart_policy(info)}"
+    if state.get("Paused") and not _wait_dead(pid, _FROZEN_DEATH_TIMEOUT):
+        # Under the cgroup v1 freezer a frozen process cannot act on any signal, SIGKILL
+        # included, until it is thawed.
+        return Applied(f"{killed}; {name} is paused: the process dies when it is unpaused")
     if not _wait_dead(pid, _DEATH_TIMEOUT):
-        killed += f"; still not dead after {_DEATH_TIMEOUT:g}s (paused?)"
-    return killed
+        killed += f"; still not dead after {_DEATH_TIMEOUT:g}s"
+    return Applied(killed)
 
 
-def stop(api: DockerApi, name: str, grace_period: float) -> str:
+def stop(api: DockerApi, name: str, grace_period: float) -> Applied:
     state = api.inspect(name)["State"]
     if not (state.get("Running") or state.get("Restarting")):
-        return f"{name} was not running ({_status(state)})"
+        return Applied(f"{name} was not running ({_status(state)})")
     if state.get("Paused"):
         api.unpause(name)  # a frozen process cannot act on SIGTERM
     began = time.monotonic()
@@ -57,12 +63,15 @@ def stop(api: DockerApi, name: str, grace_period: float) -> str:
     api.stop(name, timeout=math.ceil(grace_period))
     took = time.monotonic() - began
     code = api.inspect(name)["State"].get("ExitCode")
-    if code == _SIGKILLED:
-        return (
+    # The engine SIGKILLs after the grace period; a process that exits by SIGKILL on its
+    # own before then is a crash, not a forced stop.
+    if code == _SIGKILLED and took >= grace_period:
+        return Applied(
             f"did not stop within the {format_duration(grace_period)} grace period: "
-            f"SIGKILL after {took:.2f}s"
+            f"SIGKILL after {took:.2f}s",
+            graceful=False,
         )
-    return f"stopped gracefully in {took:.2f}s (exit {code})"
+    return Applied(f"stopped gracefully in {took:.2f}s (exit {code})", graceful=True)
 
 
 def start(api: DockerApi, name: str) -> str:
@@ -74,20 +83,21 @@ def start(api: DockerApi, name: str) -> str:
     return f"started again as pid {api.inspect(name)['State'].get('Pid')}"
 
 
-def restart(api: DockerApi, name: str, grace_period: float) -> str:
+def restart(api: DockerApi, name: str, grace_period: float) -> Applied:
     """Stop (SIGTERM, SIGKILL after the grace period), then start: one call, so that a caller
     giving up half-way never leaves the container stopped."""
     stopped = stop(api, name, grace_period)
-    return f"{stopped}; {start(api, name)}"
+    return Applied(f"{stopped.message}; {start(api, name)}", graceful=stopped.graceful)
 
 
-def freeze(api: DockerApi, name: str) -> str:
+def freeze(api: DockerApi, name: str) -> Applied:
     state = api.inspect(name)["State"]
     if not state.get("Running"):
-        return f"{name} was not running ({_status(state)}); nothing to pause"
-    if not state.get("Paused"):
-        api.pause(name)
-    return f"paused {name} (cgroup freezer)"
+        return Applied(f"{name} was not running ({_status(state)}); nothing to pause")
+    if state.get("Paused"):
+        return Applied(f"{name} was already paused")
+    api.pause(name)
+    return Applied(f"paused {name} (cgroup freezer)")
 
 
 def thaw(api: DockerApi, name: str) -> str:

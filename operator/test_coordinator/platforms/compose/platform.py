@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from test_coordinator.errors import PlatformError, ScenarioInvalid
-from test_coordinator.platforms.base import Platform, Workload
+from test_coordinator.platforms.base import Applied, Platform, Workload
 from test_coordinator.platforms.compose import faults
 from test_coordinator.platforms.compose.containers import (
     ONEOFF_LABEL,
@@ -32,7 +32,7 @@ __all__ = ["ComposePlatform"]
 T = TypeVar("T")
 _WORKERS = 32
 
-ContainerAction = Callable[[DockerApi, str], str]
+R = TypeVar("R")
 
 
 class ComposePlatform(Platform):
@@ -107,9 +107,9 @@ class ComposePlatform(Platform):
         self._seen.update((container.name, container) for container in containers)
         return containers
 
-    async def apply(self, fault: FaultSpec, workload: Workload) -> str:
+    async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
         params = fault.params
-        action: ContainerAction
+        action: Callable[[DockerApi, str], Applied]
         match fault.action:
             case "kill":
                 action = faults.crash
@@ -151,10 +151,10 @@ class ComposePlatform(Platform):
             return False, "; ".join(waiting)
         return True, f"{name}: {len(containers)} of {len(containers)} containers ready"
 
-    async def _on_container(self, name: str, action: ContainerAction) -> str:
+    async def _on_container(self, name: str, action: Callable[[DockerApi, str], R]) -> R:
         lock = self._locks.setdefault(name, threading.Lock())
 
-        def locked() -> str:
+        def locked() -> R:
             with lock:
                 return action(self.api, name)
 
@@ -167,6 +167,9 @@ class ComposePlatform(Platform):
 
 
 def _with_grace(
-    action: Callable[[DockerApi, str, float], str], grace_period: float, api: DockerApi, name: str
-) -> str:
+    action: Callable[[DockerApi, str, float], Applied],
+    grace_period: float,
+    api: DockerApi,
+    name: str,
+) -> Applied:
     return action(api, name, grace_period)

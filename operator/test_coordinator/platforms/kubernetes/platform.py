@@ -23,17 +23,27 @@ from lightkube.resources.networking_v1 import NetworkPolicy
 from lightkube.types import PatchType
 
 from test_coordinator.errors import PlatformError, ScenarioInvalid
-from test_coordinator.platforms.base import Platform, Workload
+from test_coordinator.platforms.base import Applied, FaultHeld, Platform, Workload
 from test_coordinator.platforms.kubernetes.safety import refusal
 from test_coordinator.scenario.model import FaultSpec, RestartFault, ScaleFault
 from test_coordinator.scenario.status import utcnow
 
-__all__ = ["ISOLATED_LABEL", "ORIGINAL_REPLICAS", "KubernetesPlatform", "WorkloadGone"]
+__all__ = [
+    "HELD_BY",
+    "ISOLATED_LABEL",
+    "ORIGINAL_REPLICAS",
+    "KubernetesPlatform",
+    "WorkloadGone",
+]
 
 ORIGINAL_REPLICAS = "chaos.tse.dev/original-replicas"
 """Annotation a ``scale`` writes in the same patch as the new count: the count to go back to."""
 ISOLATED_LABEL = "chaos.tse.dev/isolated"
 """Label an ``isolate`` puts on a pod, which its deny-all NetworkPolicy selects."""
+HELD_BY = "chaos.tse.dev/held-by"
+"""Annotation naming the ChaosScenario whose timed fault holds an object (a scaled Deployment,
+an isolation's NetworkPolicy): another scenario waits until it is released, and only its
+holder undoes it, so that neither cuts the other's fault short."""
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "test-coordinator"}
 _OWNER_KINDS: dict[str, type[Deployment] | type[StatefulSet]] = {
@@ -53,13 +63,22 @@ Owner = Deployment | StatefulSet
 class KubernetesPlatform(Platform):
     name = "kubernetes"
     faults = frozenset({"kill", "restart", "rolloutRestart", "scale", "isolate"})
+    targets_may_appear = True  # controllers recreate pods
+    reports_graceful_stop = False  # a deleted pod's exit is gone with the pod
 
     def __init__(
-        self, client: AsyncClient, namespace: str, *, operator_namespace: str | None = None
+        self,
+        client: AsyncClient,
+        namespace: str,
+        *,
+        operator_namespace: str | None = None,
+        holder: str = "",
     ) -> None:
         self.client = client
         self.namespace = namespace
         self.operator_namespace = operator_namespace
+        self.holder = holder
+        """The ChaosScenario on whose behalf timed faults are held (``HELD_BY``)."""
 
     async def start(self) -> None:
         """Refuse, before anything is touched, a namespace that chaos must not enter."""
@@ -89,6 +108,16 @@ class KubernetesPlatform(Platform):
         workloads = [Workload(f"pod/{_name(pod.metadata)}", _labels(pod.metadata)) for pod in pods]
         return sorted(workloads, key=lambda workload: workload.id)
 
+    async def inventory(self) -> list[Workload]:
+        """The namespace's live pods, to name when a selector matches none (read only)."""
+        pods = [pod async for pod in self.client.list(Pod, namespace=self.namespace)]
+        workloads = [
+            Workload(f"pod/{_name(pod.metadata)}", _labels(pod.metadata))
+            for pod in pods
+            if _is_live(pod)
+        ]
+        return sorted(workloads, key=lambda workload: workload.id)
+
     async def fault_targets(self, fault: FaultSpec, chosen: Sequence[Workload]) -> list[Workload]:
         if fault.action not in _OWNER_FAULTS:
             return list(chosen)
@@ -114,21 +143,21 @@ class KubernetesPlatform(Platform):
 
     # faults
 
-    async def apply(self, fault: FaultSpec, workload: Workload) -> str:
+    async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
         kind, name = _split(workload)
         match fault.action, fault.params:
             case "kill", _:
-                return await self._delete_pod(name, grace=0)
+                return Applied(await self._delete_pod(name, grace=0))
             case "restart", RestartFault(grace_period=grace):
-                return await self._delete_pod(name, grace=math.ceil(grace))
+                return Applied(await self._delete_pod(name, grace=math.ceil(grace)))
             case "rolloutRestart", _:
                 template = {"metadata": {"annotations": {RESTARTED_AT: utcnow().isoformat()}}}
                 await self._patch_owner(kind, name, {"spec": {"template": template}})
-                return f"rollout restart of {workload.id}"
+                return Applied(f"rollout restart of {workload.id}")
             case "scale", ScaleFault(replicas=replicas):
-                return await self._scale(kind, name, replicas)
+                return Applied(await self._scale(kind, name, replicas))
             case "isolate", _:
-                return await self._isolate(name)
+                return Applied(await self._isolate(name))
         raise PlatformError(f"fault {fault.action!r} is not supported on the kubernetes platform")
 
     async def revert(self, fault: FaultSpec, workload: Workload) -> str:
@@ -150,17 +179,29 @@ class KubernetesPlatform(Platform):
         return f"deleted pod {name} (grace period {grace}s)"
 
     async def _scale(self, kind: str, name: str, replicas: int) -> str:
-        owner = await self._get_owner(kind, name)
-        annotations = _annotations(owner.metadata)
-        current = owner.spec.replicas if owner.spec and owner.spec.replicas is not None else 1
-        # A scale left by a crashed run keeps the count it recorded: that one is the original.
-        original = int(annotations.get(ORIGINAL_REPLICAS, current))
-        patch = {
-            "metadata": {"annotations": {ORIGINAL_REPLICAS: str(original)}},
-            "spec": {"replicas": replicas},
-        }
-        await self._patch_owner(kind, name, patch)
-        return f"{kind}/{name} scaled from {original} to {replicas} replicas"
+        while True:
+            owner = await self._get_owner(kind, name)
+            annotations = _annotations(owner.metadata)
+            holder = annotations.get(HELD_BY)
+            if ORIGINAL_REPLICAS in annotations and holder not in (None, self.holder):
+                raise FaultHeld(
+                    f"{kind}/{name} is scaled by ChaosScenario {holder} (from "
+                    f"{annotations[ORIGINAL_REPLICAS]} replicas) until it reverts that"
+                )
+            current = owner.spec.replicas if owner.spec and owner.spec.replicas is not None else 1
+            # A scale left by a crashed run of this scenario keeps the count it recorded: that
+            # one is the original.
+            original = int(annotations.get(ORIGINAL_REPLICAS, current))
+            patch = {
+                "metadata": {
+                    "annotations": {ORIGINAL_REPLICAS: str(original), HELD_BY: self.holder},
+                    # Optimistic lock: another scenario scaling it meanwhile makes this a 409.
+                    "resourceVersion": owner.metadata.resourceVersion if owner.metadata else None,
+                },
+                "spec": {"replicas": replicas},
+            }
+            if await self._patch_owner(kind, name, patch, conflict_ok=True):
+                return f"{kind}/{name} scaled from {original} to {replicas} replicas"
 
     async def _unscale(self, kind: str, name: str) -> str:
         try:
@@ -168,11 +209,15 @@ class KubernetesPlatform(Platform):
         except WorkloadGone:
             message = f"{kind}/{name} is gone: its replica count cannot be restored"
             raise WorkloadGone(message) from None
-        recorded = _annotations(owner.metadata).get(ORIGINAL_REPLICAS)
+        annotations = _annotations(owner.metadata)
+        recorded = annotations.get(ORIGINAL_REPLICAS)
         if recorded is None:
             return f"{kind}/{name} was not scaled: nothing to revert"
+        holder = annotations.get(HELD_BY)
+        if holder is not None and holder != self.holder:
+            return f"{kind}/{name} is scaled by ChaosScenario {holder}, not by this one: left as is"
         patch = {
-            "metadata": {"annotations": {ORIGINAL_REPLICAS: None}},
+            "metadata": {"annotations": {ORIGINAL_REPLICAS: None, HELD_BY: None}},
             "spec": {"replicas": int(recorded)},
         }
         await self._patch_owner(kind, name, patch)
@@ -185,7 +230,7 @@ class KubernetesPlatform(Platform):
                 name=f"chaos-isolate-{mark}",
                 namespace=self.namespace,
                 labels={**MANAGED_BY, ISOLATED_LABEL: mark},
-                annotations={"chaos.tse.dev/pod": pod},
+                annotations={"chaos.tse.dev/pod": pod, HELD_BY: self.holder},
             ),
             # No rule at all, for both directions: nothing in, nothing out.
             spec=NetworkPolicySpec(
@@ -196,8 +241,13 @@ class KubernetesPlatform(Platform):
         try:
             await self.client.create(policy)
         except ApiError as error:
-            if error.status.code != 409:  # left by an earlier run: the same policy
+            if error.status.code != 409:
                 raise PlatformError(f"cannot create a NetworkPolicy: {error}") from None
+            holder = await self._policy_holder(mark)
+            if holder not in (None, self.holder):  # else left by an earlier run of this one
+                raise FaultHeld(
+                    f"pod {pod} is isolated by ChaosScenario {holder} until it reverts that"
+                ) from None
         label = {"metadata": {"labels": {ISOLATED_LABEL: mark}}}
         try:
             await self.client.patch(
@@ -210,8 +260,25 @@ class KubernetesPlatform(Platform):
             raise PlatformError(f"cannot label pod {pod}: {error}") from None
         return f"pod {pod} isolated by NetworkPolicy chaos-isolate-{mark}"
 
+    async def _policy_holder(self, mark: str) -> str | None:
+        """Who holds the isolation's NetworkPolicy; None when it is gone or names no one."""
+        try:
+            found = await self.client.get(
+                NetworkPolicy, f"chaos-isolate-{mark}", namespace=self.namespace
+            )
+        except ApiError as error:
+            if error.status.code == 404:
+                return None
+            raise PlatformError(
+                f"cannot read NetworkPolicy chaos-isolate-{mark}: {error}"
+            ) from None
+        return _annotations(found.metadata).get(HELD_BY)
+
     async def _unisolate(self, pod: str) -> str:
         mark = _isolation_mark(pod)
+        holder = await self._policy_holder(mark)
+        if holder is not None and holder != self.holder:
+            return f"pod {pod} is isolated by ChaosScenario {holder}, not by this one: left as is"
         removed = await _ignore_missing(
             self.client.delete(NetworkPolicy, f"chaos-isolate-{mark}", namespace=self.namespace)
         )
@@ -233,7 +300,11 @@ class KubernetesPlatform(Platform):
                 raise WorkloadGone(f"{kind}/{name} not found") from None
             raise PlatformError(f"cannot read {kind}/{name}: {error}") from None
 
-    async def _patch_owner(self, kind: str, name: str, patch: dict[str, Any]) -> None:
+    async def _patch_owner(
+        self, kind: str, name: str, patch: dict[str, Any], *, conflict_ok: bool = False
+    ) -> bool:
+        """Merge-patch a Deployment or StatefulSet; False on a conflict, where allowed (the
+        patch's resourceVersion was stale: read again and decide again)."""
         try:
             await self.client.patch(
                 _owner_kind(kind), name, patch, namespace=self.namespace, patch_type=PatchType.MERGE
@@ -241,7 +312,10 @@ class KubernetesPlatform(Platform):
         except ApiError as error:
             if error.status.code == 404:
                 raise WorkloadGone(f"{kind}/{name} not found") from None
+            if error.status.code == 409 and conflict_ok:
+                return False
             raise PlatformError(f"cannot patch {kind}/{name}: {error}") from None
+        return True
 
     # observation
 

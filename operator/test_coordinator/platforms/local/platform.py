@@ -12,7 +12,7 @@ from pathlib import Path
 
 from test_coordinator.checks import ProbeContext, observe
 from test_coordinator.errors import PlatformError, ServiceStartFailed
-from test_coordinator.platforms.base import Platform, Workload
+from test_coordinator.platforms.base import Applied, Platform, Workload
 from test_coordinator.platforms.local.stack import StackSpec, allocate_ports, resolve_placeholders
 from test_coordinator.platforms.local.supervisor import ServiceProcess
 from test_coordinator.scenario.model import FaultSpec, RestartFault, StopFault
@@ -32,6 +32,7 @@ class LocalPlatform(Platform):
         self.ports = allocate_ports(stack)
         self.services: dict[str, ServiceProcess] = {}
         self._paused: set[str] = set()
+        self.forced_stops: list[str] = []  # services the stack's teardown had to SIGKILL
 
     async def start(self) -> None:
         """Start the services level by level; each level waits until its services are ready."""
@@ -83,10 +84,16 @@ class LocalPlatform(Platform):
         raise ServiceStartFailed(service.name, reason, service.tail)
 
     async def close(self) -> None:
-        """Stop every service, dependents first; nothing this platform started outlives it."""
+        """Stop every service, dependents first; nothing this platform started outlives it.
+        A service that needed SIGKILL is noted in ``forced_stops``."""
         for level in reversed(self.stack.start_order()):
             running = [self.services[name] for name in level if name in self.services]
-            await asyncio.gather(*(service.shutdown() for service in running))
+            outcomes = await asyncio.gather(*(service.shutdown() for service in running))
+            self.forced_stops += [
+                f"{service.name} {outcome} (its stopGracePeriod)"
+                for service, outcome in zip(running, outcomes, strict=True)
+                if not outcome.graceful
+            ]
         self._paused.clear()
 
     async def select(self, selector: Mapping[str, str]) -> list[Workload]:
@@ -103,28 +110,34 @@ class LocalPlatform(Platform):
         except KeyError:
             raise PlatformError(f"service {workload.id!r} is not running on this stack") from None
 
-    async def apply(self, fault: FaultSpec, workload: Workload) -> str:
+    async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
         service = self._service(workload)
         params = fault.params
         match fault.action:
             case "kill":
                 pid = service.pid
                 if pid is None:
-                    return f"{service.name} was not running (last exit {service.last_exit})"
+                    return Applied(
+                        f"{service.name} was not running (last exit {service.last_exit})"
+                    )
                 await service.kill()
-                return f"SIGKILL to pid {pid}; restart policy {service.spec.restart}"
+                return Applied(f"SIGKILL to pid {pid}; restart policy {service.spec.restart}")
             case "restart":
                 assert isinstance(params, RestartFault)
                 outcome = await service.restart(params.grace_period)
-                return f"restarted as pid {service.pid}: old process {outcome}"
+                return Applied(
+                    f"restarted as pid {service.pid}: old process {outcome}",
+                    graceful=outcome.graceful,
+                )
             case "stop":
                 assert isinstance(params, StopFault)
-                return f"stopped: {await service.stop(params.grace_period)}"
+                outcome = await service.stop(params.grace_period)
+                return Applied(f"stopped: {outcome}", graceful=outcome.graceful)
             case "pause":
                 pid = service.pid
                 service.signal(signal.SIGSTOP)
                 self._paused.add(service.name)
-                return f"SIGSTOP to process group {pid}"
+                return Applied(f"SIGSTOP to process group {pid}")
         raise PlatformError(f"fault {fault.action!r} is not supported on the local platform")
 
     async def revert(self, fault: FaultSpec, workload: Workload) -> str:

@@ -15,10 +15,12 @@ import os
 import signal
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from test_coordinator.platforms.local.stack import ServiceSpec
+from test_coordinator.scenario.durations import format_duration
 
 __all__ = ["ServiceProcess", "StopOutcome"]
 
@@ -35,16 +37,20 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+@dataclass(frozen=True)
 class StopOutcome:
-    def __init__(self, *, graceful: bool, seconds: float, exit_code: int | None) -> None:
-        self.graceful = graceful
-        self.seconds = seconds
-        self.exit_code = exit_code
+    graceful: bool  # exited within the grace period (False: SIGKILL after it)
+    seconds: float  # from the SIGTERM to the exit
+    exit_code: int | None
+    grace_period: float
 
     def __str__(self) -> str:
         if self.graceful:
             return f"stopped gracefully in {self.seconds:.2f}s (exit {self.exit_code})"
-        return f"did not stop within the grace period: SIGKILL after {self.seconds:.2f}s"
+        return (
+            f"did not stop within its {format_duration(self.grace_period)} grace period: "
+            f"SIGKILL after {self.seconds:.2f}s"
+        )
 
 
 class ServiceProcess:
@@ -202,17 +208,17 @@ class ServiceProcess:
         process = self.process
         began = time.monotonic()
         if process is None or process.returncode is not None:
-            return StopOutcome(graceful=True, seconds=0.0, exit_code=self.last_exit)
+            return StopOutcome(True, 0.0, self.last_exit, grace_period)
         self.signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
         self.signal(signal.SIGTERM)
         try:
             async with asyncio.timeout(grace_period):
                 code = await process.wait()
-            return StopOutcome(graceful=True, seconds=time.monotonic() - began, exit_code=code)
+            return StopOutcome(True, time.monotonic() - began, code, grace_period)
         except TimeoutError:
             self.signal(signal.SIGKILL)
             code = await process.wait()
-            return StopOutcome(graceful=False, seconds=time.monotonic() - began, exit_code=code)
+            return StopOutcome(False, time.monotonic() - began, code, grace_period)
 
     async def shutdown(self) -> StopOutcome:
         """Stop for good: the loop ends first, so nothing restarts what is being stopped."""

@@ -223,7 +223,7 @@ async def test_undoing_is_idempotent(demo_stack: ComposeProject) -> None:
     stop = FaultSpec.model_validate({"stop": {"target": "gateway"}})
     async with ComposePlatform(demo_stack.name) as platform:
         [gateway] = await platform.select({"app": "order-gateway"})
-        assert (await platform.apply(pause, gateway)).startswith("paused ")
+        assert (await platform.apply(pause, gateway)).message.startswith("paused ")
         assert demo_stack.inspect("order-gateway")["State"]["Paused"]
         assert await platform.revert(pause, gateway) == f"unpaused {gateway.id}"
         assert await platform.revert(pause, gateway) == f"{gateway.id} was not paused"

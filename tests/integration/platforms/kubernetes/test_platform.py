@@ -35,7 +35,7 @@ async def test_select_finds_the_pods_with_every_label(
 async def test_kill_deletes_the_pod_at_once(kube: Cluster, platform: KubernetesPlatform) -> None:
     [victim, _] = await platform.select({"app": "risk"})
 
-    message = await platform.apply(fault("kill"), victim)
+    message = (await platform.apply(fault("kill"), victim)).message
 
     assert "grace period 0s" in message
     name = victim.id.removeprefix("pod/")
@@ -53,7 +53,7 @@ async def test_restart_deletes_the_pod_with_the_fault_grace_period(
     name = victim.id.removeprefix("pod/")
     restart = FaultSpec.model_validate({"restart": {"target": "t", "gracePeriod": "2500ms"}})
 
-    message = await platform.apply(restart, victim)
+    message = (await platform.apply(restart, victim)).message
 
     assert "grace period 3s" in message  # whole seconds, rounded up: never less than asked
     assert kube.api.grace_periods[0] == (name, 3)

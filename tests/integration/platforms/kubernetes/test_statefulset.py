@@ -60,7 +60,7 @@ async def test_scale_acts_on_the_statefulset_and_its_revert_restores_the_count(
     assert owner.id == "statefulset/ledger"
     seen = len(kube.api.deletions)
 
-    message = await platform.apply(fault("scale", replicas=1), owner)
+    message = (await platform.apply(fault("scale", replicas=1), owner)).message
 
     assert message == "statefulset/ledger scaled from 3 to 1 replicas"
     scaled = kube.api.get("statefulsets", NS, "ledger")

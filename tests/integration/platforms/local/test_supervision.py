@@ -61,7 +61,7 @@ async def test_kill_is_a_crash_that_the_restart_policy_recovers_after_its_delay(
     address = await platform.endpoint(API, "tcp")
     old_pid = platform.services["api"].pid
     began = time.monotonic()
-    message = await platform.apply(fault("kill"), API)
+    message = (await platform.apply(fault("kill"), API)).message
     assert f"SIGKILL to pid {old_pid}" in message
     assert not accepts(address)
     await wait_until(lambda: accepts(address))
@@ -80,7 +80,7 @@ async def test_kill_with_restart_never_stays_down(platform: LocalPlatform) -> No
 
 async def test_restart_reports_a_graceful_stop(platform: LocalPlatform) -> None:
     old_pid = platform.services["api"].pid
-    message = await platform.apply(fault("restart", gracePeriod="2s"), API)
+    message = (await platform.apply(fault("restart", gracePeriod="2s"), API)).message
     assert "stopped gracefully" in message
     new_pid = platform.services["api"].pid
     assert new_pid not in (None, old_pid)
@@ -92,7 +92,7 @@ async def test_restart_of_a_service_ignoring_sigterm_reports_the_sigkill(
 ) -> None:
     stubborn = Workload(id="stubborn")
     began = time.monotonic()
-    message = await platform.apply(fault("restart", gracePeriod="300ms"), stubborn)
+    message = (await platform.apply(fault("restart", gracePeriod="300ms"), stubborn)).message
     assert "SIGKILL after 0.3" in message
     assert 0.3 <= time.monotonic() - began < 1.5
 
@@ -146,3 +146,17 @@ async def test_a_program_that_does_not_exist_is_named(pid_dir: Path, tmp_path: P
     ):
         async with LocalPlatform(stack, log_dir=tmp_path / "logs"):
             pass
+
+
+async def test_teardown_says_which_service_needed_sigkill(pid_dir: Path, tmp_path: Path) -> None:
+    stack = tiny_stack(
+        pid_dir,
+        api=tiny("api", pid_dir),
+        stubborn=tiny("stubborn", pid_dir, "--ignore-term", stopGracePeriod="300ms"),
+    )
+    platform = LocalPlatform(stack, log_dir=tmp_path / "logs")
+    async with platform:
+        pass
+    [note] = platform.forced_stops
+    assert note.startswith("stubborn did not stop within its 300ms grace period: SIGKILL after 0.3")
+    assert "stopGracePeriod" in note

@@ -1,0 +1,35 @@
+"""kstatus conditions: a lastTransitionTime is the time of a transition, not of a write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from test_coordinator.scenario.status import Condition, carry_transition_times
+
+EARLIER = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+
+
+def ready(status: str, at: datetime, message: str = "") -> Condition:
+    return Condition(
+        type="Ready",
+        status=status,
+        message=message,
+        last_transition_time=at,  # type: ignore[arg-type]
+    )
+
+
+def test_a_condition_that_keeps_its_status_keeps_its_transition_time() -> None:
+    [carried] = carry_transition_times([ready("True", NOW, "run 2")], [ready("True", EARLIER)])
+    assert carried.last_transition_time == EARLIER
+    assert carried.message == "run 2"  # the rest is the new condition's
+
+
+def test_a_condition_that_changes_status_takes_the_new_time() -> None:
+    [carried] = carry_transition_times([ready("False", NOW)], [ready("True", EARLIER)])
+    assert carried.last_transition_time == NOW
+
+
+def test_a_condition_seen_for_the_first_time_takes_the_new_time() -> None:
+    [carried] = carry_transition_times([ready("True", NOW)], [])
+    assert carried.last_transition_time == NOW
