@@ -35,8 +35,12 @@ class JournalEntry:
 
     @property
     def outstanding(self) -> bool:
-        """Still in effect (or maybe in effect: the apply may have been cut short)."""
-        return self.reversible and self.reverted_at is None
+        """Still in effect, or maybe: a timed fault not yet undone (its apply may have been
+        cut short), or a restart not known to have finished, which may have stopped its
+        workload and not yet started it again."""
+        if self.reverted_at is not None:
+            return False
+        return self.reversible or (self.fault.action == "restart" and self.completed_at is None)
 
     def to_status(self) -> FaultStatus:
         return FaultStatus(

@@ -59,6 +59,11 @@ class Platform(ABC):
     async def select(self, selector: Mapping[str, str]) -> list[Workload]:
         """Every workload whose labels include all of ``selector``, in a stable order."""
 
+    def journal_key(self) -> str | None:
+        """What a run's journal file is about (a compose project on an engine), where faults
+        outlive a runner that dies; None where they die with it (the local stack)."""
+        return None
+
     async def inventory(self) -> list[Workload]:
         """Every workload there is, to name in a message when a selector matches none."""
         return await self.select({})

@@ -24,7 +24,7 @@ from test_coordinator.platforms.compose.containers import (
     Container,
     endpoint,
 )
-from test_coordinator.platforms.compose.docker_api import DockerApi
+from test_coordinator.platforms.compose.docker_api import DockerApi, engine_address
 from test_coordinator.scenario.model import FaultSpec, RestartFault, StopFault
 
 __all__ = ["ComposePlatform"]
@@ -127,11 +127,14 @@ class ComposePlatform(Platform):
 
     async def revert(self, fault: FaultSpec, workload: Workload) -> str:
         match fault.action:
-            case "stop":
+            case "stop" | "restart":  # a restart cut short may have stopped and not started it
                 return await self._on_container(workload.id, faults.start)
             case "pause":
                 return await self._on_container(workload.id, faults.thaw)
         return "nothing to revert"
+
+    def journal_key(self) -> str:
+        return f"compose project {self.project} at {engine_address()}"
 
     async def endpoint(self, workload: Workload, port: int | str) -> str:
         # The engine selects right before it asks, so the container's ports are current.
