@@ -29,7 +29,7 @@ __all__ = ["Connection", "Effects", "effects_of"]
 
 log = logging.getLogger(__name__)
 
-INITIAL_BUFFER = 64 * 1024
+INITIAL_BUFFER = 16 * 1024
 MAX_BUFFER = 1024 * 1024
 # A transport's write buffer this full pauses the reading side (asyncio's default is 64 KiB,
 # which large reads would cross on every partial send).
@@ -165,6 +165,17 @@ class Connection:
             self.client.close_transport()
             self.server.close_transport()
 
+    def abort(self) -> None:
+        """Close both sockets at once, dropping what their transports still buffer."""
+        self._finish()
+        self.client.abort_transport()
+        self.server.abort_transport()
+
+    async def wait_closed(self) -> None:
+        """Until both sockets are closed (a graceful close waits for buffered data to leave)."""
+        for endpoint in (self.client, self.server):
+            await endpoint.wait_lost()
+
     def reset(self) -> None:
         """Reset both sockets: RST (SO_LINGER 0), nothing buffered sent."""
         if self._finish():
@@ -192,6 +203,8 @@ class _Endpoint(asyncio.BufferedProtocol):
         self.stream = stream
         self.peer: _Endpoint = self
         self.transport: asyncio.Transport | None = None
+        self.lost = False
+        self._lost_waiter: asyncio.Future[None] | None = None
         self.connecting = False
         self.eof_forwarded = False
         self._buffer = bytearray(INITIAL_BUFFER)
@@ -249,6 +262,9 @@ class _Endpoint(asyncio.BufferedProtocol):
         self.peer._schedule()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self._lost_waiter is not None and not self._lost_waiter.done():
+            self._lost_waiter.set_result(None)
         if self._timer is not None:
             self._timer.cancel()
         self.connection.close()
@@ -275,6 +291,18 @@ class _Endpoint(asyncio.BufferedProtocol):
         self._drop_queue()
         if self.transport is not None:
             self.transport.close()
+
+    def abort_transport(self) -> None:
+        self._drop_queue()
+        if self.transport is not None and not self.lost:
+            self.transport.abort()
+
+    async def wait_lost(self) -> None:
+        if self.transport is None or self.lost:
+            return
+        if self._lost_waiter is None:
+            self._lost_waiter = asyncio.get_running_loop().create_future()
+        await self._lost_waiter
 
     def reset_transport(self) -> None:
         self._drop_queue()

@@ -17,6 +17,7 @@ __all__ = ["FaultProxy"]
 log = logging.getLogger(__name__)
 
 BACKLOG = 1024
+CLOSE_GRACE = 2.0  # seconds a closing connection may take to send what it still buffers
 
 
 class FaultProxy:
@@ -67,13 +68,24 @@ class FaultProxy:
         self.enabled = True
 
     async def stop(self) -> None:
-        """Stop listening and close every connection (Toxiproxy's ``enabled: false``)."""
+        """Stop listening and close every connection (Toxiproxy's ``enabled: false``).
+
+        A connection whose peer does not read what is left to send is aborted after
+        ``CLOSE_GRACE`` seconds, so that stopping never hangs on it.
+        """
         self.enabled = False
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        for connection in list(self._connections):
+        connections = list(self._connections)
+        for connection in connections:
             connection.close()
+        closing = asyncio.gather(*(connection.wait_closed() for connection in connections))
+        try:
+            await asyncio.wait_for(closing, CLOSE_GRACE)
+        except TimeoutError:
+            for connection in connections:
+                connection.abort()
         if server is not None:
             await server.wait_closed()
 

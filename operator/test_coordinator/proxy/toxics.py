@@ -68,21 +68,58 @@ class Toxic:
 
     @classmethod
     def latency(
-        cls, latency_ms: int, jitter_ms: int = 0, **fields: Any
-    ) -> Toxic:  # fields: name, stream, toxicity, lease_seconds
-        return cls("latency", attributes={"latency": latency_ms, "jitter": jitter_ms}, **fields)
+        cls,
+        latency_ms: int,
+        jitter_ms: int = 0,
+        *,
+        name: str = "",
+        stream: Stream = "downstream",
+        toxicity: float = 1.0,
+        lease_seconds: float | None = None,
+    ) -> Toxic:
+        attributes = {"latency": latency_ms, "jitter": jitter_ms}
+        return cls("latency", name, stream, toxicity, attributes, lease_seconds)
 
     @classmethod
-    def bandwidth(cls, rate_kb_per_second: int, **fields: Any) -> Toxic:
-        return cls("bandwidth", attributes={"rate": rate_kb_per_second}, **fields)
+    def bandwidth(
+        cls,
+        rate_kb_per_second: int,
+        *,
+        name: str = "",
+        stream: Stream = "downstream",
+        toxicity: float = 1.0,
+        lease_seconds: float | None = None,
+    ) -> Toxic:
+        attributes = {"rate": rate_kb_per_second}
+        return cls("bandwidth", name, stream, toxicity, attributes, lease_seconds)
 
     @classmethod
-    def timeout(cls, timeout_ms: int = 0, **fields: Any) -> Toxic:
-        return cls("timeout", attributes={"timeout": timeout_ms}, **fields)
+    def timeout(
+        cls,
+        timeout_ms: int = 0,
+        *,
+        name: str = "",
+        stream: Stream = "downstream",
+        toxicity: float = 1.0,
+        lease_seconds: float | None = None,
+    ) -> Toxic:
+        """Nothing passes; closed after ``timeout_ms``, or held until removed if 0."""
+        attributes = {"timeout": timeout_ms}
+        return cls("timeout", name, stream, toxicity, attributes, lease_seconds)
 
     @classmethod
-    def reset_peer(cls, timeout_ms: int = 0, **fields: Any) -> Toxic:
-        return cls("reset_peer", attributes={"timeout": timeout_ms}, **fields)
+    def reset_peer(
+        cls,
+        timeout_ms: int = 0,
+        *,
+        name: str = "",
+        stream: Stream = "downstream",
+        toxicity: float = 1.0,
+        lease_seconds: float | None = None,
+    ) -> Toxic:
+        """Connections reset (RST) ``timeout_ms`` after the toxic meets them."""
+        attributes = {"timeout": timeout_ms}
+        return cls("reset_peer", name, stream, toxicity, attributes, lease_seconds)
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {

@@ -139,3 +139,20 @@ async def test_a_disabled_proxy_refuses_and_comes_back(
     reader, writer = await connect(proxy)
     await round_trip(reader, writer)
     await close(writer)
+
+
+async def test_stopping_does_not_hang_on_a_client_that_does_not_read(
+    proxy: FaultProxy, upstream: Upstream
+) -> None:
+    async def flood(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        while True:
+            w.write(bytes(1024 * 1024))
+            await w.drain()
+
+    upstream.handler = flood
+    _reader, writer = await connect(proxy)  # and never reads
+    await eventually(lambda: upstream.connections == 1)
+    await asyncio.sleep(0.3)  # the buffers on the way fill up
+    await asyncio.wait_for(proxy.stop(), 10)
+    assert proxy.connections == 0
+    writer.transport.abort()
