@@ -237,7 +237,12 @@ class HeldToxic:
     async def start(self) -> Toxic:
         server = await self.control.server_info()
         toxic = self.toxic if server.leases else replace(self.toxic, lease_seconds=None)
-        answered = await self.control.add_toxic(self.proxy, toxic)
+        try:
+            answered = await self.control.add_toxic(self.proxy, toxic)
+        except ProxyControlError as error:
+            if error.status != 409:
+                raise
+            answered = await self._take_over(toxic)
         self.leased = answered.lease_seconds is not None
         if self.leased:
             self._renewing = asyncio.get_running_loop().create_task(self._renew())
@@ -251,6 +256,26 @@ class HeldToxic:
                 self.proxy,
             )
         return answered
+
+    async def _take_over(self, toxic: Toxic) -> Toxic:
+        """A toxic of this name is there already (a holder that died, say): make it this one."""
+        existing = await self.control.toxic(self.proxy, toxic.name)
+        if (existing.type, existing.stream) != (toxic.type, toxic.stream):
+            raise ProxyControlError(
+                self.control.url,
+                f"proxy {self.proxy} has a toxic {toxic.name} already, of type "
+                f"{existing.type} on the {existing.stream} stream, not {toxic.type} on the "
+                f"{toxic.stream} stream",
+                status=409,
+            )
+        log.info("toxic %s on proxy %s exists already: holding it", toxic.name, self.proxy)
+        return await self.control.update_toxic(
+            self.proxy,
+            toxic.name,
+            attributes=toxic.attributes,
+            toxicity=toxic.toxicity,
+            lease_seconds=toxic.lease_seconds,
+        )
 
     async def stop(self) -> None:
         """Stop renewing and remove the toxic (gone already is fine)."""

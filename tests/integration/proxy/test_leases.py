@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from test_coordinator.proxy import FaultProxy, ProxyControl, ProxyServer, Toxic
+from test_coordinator.proxy import FaultProxy, ProxyControl, ProxyControlError, ProxyServer, Toxic
 
 from tests.integration.proxy.conftest import Upstream, close, connect, eventually, round_trip
 
@@ -139,3 +139,23 @@ async def test_a_holder_interrupted_removes_its_toxic_at_once(
     holder.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(holder.wait(), 30) == 0
     assert proxy.toxics == []  # removed on the way out, long before its lease
+
+
+async def test_hold_takes_over_a_toxic_of_its_name_left_behind(
+    proxy: FaultProxy, control: ProxyControl
+) -> None:
+    await control.add_toxic("svc", Toxic.latency(10, name="slow"))  # no lease: left behind
+    async with control.hold("svc", Toxic.latency(300, name="slow"), lease_seconds=5) as held:
+        assert held.leased is True
+        [toxic] = proxy.toxics
+        assert (toxic.attributes["latency"], toxic.lease_seconds) == (300, 5.0)
+    assert proxy.toxics == []
+
+
+async def test_hold_refuses_a_toxic_of_its_name_that_does_something_else(
+    proxy: FaultProxy, control: ProxyControl
+) -> None:
+    await control.add_toxic("svc", Toxic.timeout(0, name="fault"))
+    with pytest.raises(ProxyControlError, match="has a toxic fault already, of type timeout"):
+        await control.hold("svc", Toxic.latency(300, name="fault")).start()
+    assert [toxic.type for toxic in proxy.toxics] == ["timeout"]
