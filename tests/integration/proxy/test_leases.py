@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -101,19 +102,30 @@ async def test_without_leases_hold_still_works_and_says_so(
     assert "stays until removed" in caplog.text
 
 
-async def start_holder(url: str, lease: float) -> asyncio.subprocess.Process:
-    holder = await asyncio.create_subprocess_exec(
+async def spawn_holder(
+    url: str, lease: float, name: str = "partition"
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.integration.proxy.holder",
         url,
         "svc",
         str(lease),
+        name,
         cwd=REPOSITORY,
         stdout=asyncio.subprocess.PIPE,
     )
+
+
+async def held(holder: asyncio.subprocess.Process) -> None:
     assert holder.stdout is not None
     assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"held\n"
+
+
+async def start_holder(url: str, lease: float) -> asyncio.subprocess.Process:
+    holder = await spawn_holder(url, lease)
+    await held(holder)
     return holder
 
 
@@ -159,3 +171,27 @@ async def test_hold_refuses_a_toxic_of_its_name_that_does_something_else(
     with pytest.raises(ProxyControlError, match="has a toxic fault already, of type timeout"):
         await control.hold("svc", Toxic.latency(300, name="fault")).start()
     assert [toxic.type for toxic in proxy.toxics] == ["timeout"]
+
+
+async def test_holders_killed_at_random_points_leave_no_toxic(
+    proxy_server: ProxyServer, proxy: FaultProxy
+) -> None:
+    """Killed while starting, while setting the toxic, while renewing: none is left behind."""
+    lease = 1.0
+    rng = random.Random()
+
+    async def kill_at_random(number: int) -> None:
+        name = f"partition-{number}"
+        holder = await spawn_holder(proxy_server.control_url, lease, name)
+        try:
+            if number % 2 == 0:  # half killed once it holds its toxic, half at any point at all
+                await held(holder)
+            await asyncio.sleep(rng.uniform(0, 2 * lease))
+            if number % 2 == 0:
+                assert name in toxic_names(proxy)  # renewed past its first lease if need be
+        finally:
+            holder.kill()  # SIGKILL, by the PID this test started
+            await holder.wait()
+
+    await asyncio.gather(*(kill_at_random(number) for number in range(8)))
+    await eventually(lambda: not proxy.toxics, within=lease + 10)
