@@ -1,4 +1,4 @@
-"""``test-coordinator``: run, validate, demo and get; a thin front end over the engine.
+"""``test-coordinator``: run, validate, demo, get and proxy; a thin front end over the engine.
 
 Exit codes: 0 pass, 1 fail (or inconclusive, or aborted), 2 invalid input, 3 platform or
 runtime error, 130 interrupted.
@@ -117,6 +117,26 @@ def _parser() -> argparse.ArgumentParser:
     operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
     add_operator_arguments(operator)
     operator.set_defaults(command=_operator_command)
+
+    proxy = commands.add_parser(
+        "proxy", help="run fault proxies and their control API (Toxiproxy's, with leases)"
+    )
+    proxy.add_argument("--listen", metavar="HOST:PORT", help="where the proxy listens")
+    proxy.add_argument("--upstream", metavar="HOST:PORT", help="where it forwards to")
+    proxy.add_argument("--name", help="the proxy's name in the control API (default: proxy)")
+    proxy.add_argument(
+        "--proxy",
+        action="append",
+        default=[],
+        metavar="NAME=LISTEN,UPSTREAM",
+        help="one more proxy, e.g. grpc=127.0.0.1:7001,127.0.0.1:50051 (repeatable)",
+    )
+    proxy.add_argument(
+        "--control",
+        metavar="HOST:PORT",
+        help="where the control API listens (default: 127.0.0.1:8474; PORT alone: 127.0.0.1)",
+    )
+    proxy.set_defaults(command=_proxy_command)
     return parser
 
 
@@ -129,6 +149,18 @@ def _operator_command(args: argparse.Namespace, console: Console) -> int:
     from test_coordinator.controller.main import run_operator  # kopf loads for this command only
 
     return run_operator(OperatorSettings.from_args(args))
+
+
+def _proxy_command(args: argparse.Namespace, console: Console) -> int:
+    from test_coordinator.proxy import run_proxy_command  # aiohttp loads for this command only
+
+    return run_proxy_command(
+        listen=args.listen,
+        upstream=args.upstream,
+        name=args.name,
+        proxies=args.proxy,
+        control=args.control,
+    )
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:

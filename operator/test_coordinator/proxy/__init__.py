@@ -1,0 +1,51 @@
+"""The fault proxy: a TCP proxy that network faults act through, and its control API.
+
+Toxiproxy's model and HTTP API (proxies; toxics ``latency``, ``bandwidth``, ``timeout``,
+``reset_peer``), so a Toxiproxy can stand in for it, plus leases: a toxic may carry
+``lease_seconds``, and the proxy removes it when the lease lapses without an update.
+
+- ``ProxyServer``: proxies in this process, and their control API (``start_control``);
+- ``FaultProxy``: one of them;
+- ``ProxyControl``: the API's client; ``hold`` keeps a toxic, renewing its lease (``HeldToxic``);
+- ``Toxic``: a toxic as the API writes it;
+- ``run_proxy_command``: ``test-coordinator proxy``.
+
+The lowest layer: it imports nothing of test-coordinator's but its errors.
+"""
+
+from test_coordinator.proxy.addresses import Address, format_address, parse_address
+from test_coordinator.proxy.client import (
+    DEFAULT_LEASE_SECONDS,
+    HeldToxic,
+    ProxyControl,
+    ProxyInfo,
+    ServerInfo,
+)
+from test_coordinator.proxy.errors import ProxyControlError, Refused
+from test_coordinator.proxy.proxy import FaultProxy
+from test_coordinator.proxy.runner import ProxySpec, run_proxy_command, serve_proxies
+from test_coordinator.proxy.server import DEFAULT_CONTROL_PORT, ProxyServer
+from test_coordinator.proxy.toxics import ATTRIBUTES, STREAMS, Stream, Toxic
+
+__all__ = [
+    "ATTRIBUTES",
+    "DEFAULT_CONTROL_PORT",
+    "DEFAULT_LEASE_SECONDS",
+    "STREAMS",
+    "Address",
+    "FaultProxy",
+    "HeldToxic",
+    "ProxyControl",
+    "ProxyControlError",
+    "ProxyInfo",
+    "ProxyServer",
+    "ProxySpec",
+    "Refused",
+    "ServerInfo",
+    "Stream",
+    "Toxic",
+    "format_address",
+    "parse_address",
+    "run_proxy_command",
+    "serve_proxies",
+]
