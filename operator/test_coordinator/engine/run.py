@@ -379,7 +379,9 @@ class _Run:
         started = await _all_settled(self._apply(entry) for entry in entries)
         since = min(started, default=time.monotonic())  # recovery: from the first action
         if step.duration:
-            await asyncio.sleep(max(0.0, since + step.duration - time.monotonic()))
+            # Held for its duration once in effect: a pause that took 200 ms to land is still
+            # a 5 s freeze.
+            await asyncio.sleep(step.duration)
             reverts = await _all_settled(self._revert(entry) for entry in entries)
             since = min(reverts, default=time.monotonic())
         forced = self._graceful_stop(step, entries)

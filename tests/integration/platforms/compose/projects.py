@@ -197,8 +197,10 @@ def demo_project(**env: str) -> ComposeProject:
 
 
 def tiny_project(pid_dir: Path) -> ComposeProject:
-    """One tiny service (``app: api``, port ``tcp``) recording its starts in ``pid_dir``."""
-    return _project(TINY, API_PORT=str(free_port()), TC_PID_DIR=str(pid_dir))
+    """One tiny service (``app: api``, port ``tcp``) recording its starts in ``pid_dir``; with
+    the profile ``stubborn``, another deaf to SIGTERM (``app: stubborn``)."""
+    ports = {"API_PORT": str(free_port()), "STUBBORN_PORT": str(free_port())}
+    return _project(TINY, **ports, TC_PID_DIR=str(pid_dir))
 
 
 def _project(file: Path, **env: str) -> ComposeProject:

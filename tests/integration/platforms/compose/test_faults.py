@@ -4,7 +4,9 @@ restart, and undo. The demo stack's test variant runs on this machine's Docker e
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +30,9 @@ from tests.integration.platforms.compose.projects import (
     demo_project,
     requires_engine,
     running,
+    tiny_project,
 )
+from tests.integration.services import wait_until
 from tests.integration.stacks import process_state
 
 pytestmark = requires_engine
@@ -291,3 +295,105 @@ def test_a_pid_that_is_not_the_containers_own_is_never_signalled(
             crash(api, name)
     finally:
         api.close()
+
+
+async def test_a_5s_freeze_of_redis_is_a_5s_outage_for_a_command_check(
+    demo_stack: ComposeProject,
+) -> None:
+    # redis-cli connects to a frozen Redis (the kernel accepts) and gets its PONG only after the
+    # resume: an answer that late must not count as a pass.
+    ping = ["redis-cli", "-p", str(demo_stack.port("REDIS_PORT")), "ping"]
+    status = await run_on(
+        demo_stack,
+        {
+            "targets": {"redis": {"selector": {"app": "redis"}}},
+            "steadyState": [],
+            "during": [
+                {
+                    "name": "redis answers",
+                    "command": {"argv": ping, "outputContains": "PONG"},
+                    "interval": "250ms",
+                    "timeout": "2s",
+                }
+            ],
+            "steps": [
+                {"name": "freeze redis", "fault": {"pause": {"target": "redis"}}, "duration": "5s"},
+                {
+                    "name": "then",
+                    "fault": {"kill": {"target": "redis"}},
+                    "after": [{"name": "redis back", "command": {"argv": ping}, "within": "20s"}],
+                },
+            ],
+        },
+    )
+    during = check(status, "redis answers")
+    print(during.observed)
+    assert during.longest_failure_seconds is not None, during.observed
+    assert 4.75 <= during.longest_failure_seconds <= 5.25, during.observed
+    assert not demo_stack.inspect("redis")["State"]["Paused"]
+
+
+async def test_a_kill_of_a_paused_container_says_so_and_does_not_wait_for_it(
+    demo_stack: ComposeProject,
+) -> None:
+    pause = FaultSpec.model_validate({"pause": {"target": "gateway"}})
+    kill = FaultSpec.model_validate({"kill": {"target": "gateway"}})
+    before = demo_stack.inspect("order-gateway")
+    async with ComposePlatform(demo_stack.name) as platform:
+        [gateway] = await platform.select({"app": "order-gateway"})
+        await platform.apply(pause, gateway)
+        try:
+            began = time.monotonic()
+            killed = await platform.apply(kill, gateway)
+            took = time.monotonic() - began
+        finally:
+            await platform.revert(pause, gateway)
+    assert killed.message.startswith(f"SIGKILL to pid {before['State']['Pid']}")
+    if "paused" in killed.message:  # the cgroup v1 freezer holds even SIGKILL until the thaw
+        assert killed.message.endswith(
+            f"{gateway.id} is paused: the process dies when it is unpaused"
+        )
+    assert took < 2.0, f"{took:.2f}s: it waited for a frozen process to die"
+    # Once thawed it dies, and the restart policy brings the container back: a crash.
+    wait_until(
+        lambda: demo_stack.inspect("order-gateway")["RestartCount"] > before["RestartCount"],
+        "the gateway restarted",
+        timeout=30,
+    )
+    wait_for_port(demo_stack.port("ORDER_GATEWAY_HTTP"), timeout=30)
+
+
+@pytest.fixture
+def stubborn_stack(tmp_path: Path) -> Iterator[ComposeProject]:
+    """A container deaf to SIGTERM: each stop of it needs the engine's SIGKILL."""
+    project = tiny_project(tmp_path)
+    with running(project, "stubborn"):
+        wait_for_port(int(project.env["STUBBORN_PORT"]), timeout=60)
+        yield project
+
+
+@pytest.mark.parametrize("action", ["restart", "stop"])
+async def test_require_graceful_stop_fails_a_stop_that_needed_sigkill(
+    stubborn_stack: ComposeProject, action: str
+) -> None:
+    tcp = {"tcp": {"target": "stubborn", "port": "tcp"}}
+    step: dict[str, Any] = {
+        "name": action,
+        "fault": {action: {"target": "stubborn", "gracePeriod": "1s", "requireGracefulStop": True}},
+        "after": [{"name": "back", **tcp, "within": "20s"}],
+    }
+    if action == "stop":
+        step["duration"] = "1s"
+    async with ComposePlatform(stubborn_stack.name) as platform:
+        status = await run_scenario(
+            chaos_scenario(
+                "graceful",
+                {"targets": {"stubborn": {"selector": {"app": "stubborn"}}}, "steps": [step]},
+            ),
+            platform,
+        )
+    assert status.verdict is Verdict.FAIL
+    [graceful] = [c for c in status.checks if c.when is When.FAULT]
+    assert not graceful.passed
+    assert "did not stop within the 1s grace period: SIGKILL after 1." in graceful.observed
+    assert check(status, "back").passed  # it did come back: only the stop was not graceful
