@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import compose, kubernetes, recovery
+from bench import compose, history, kubernetes, recovery
 
 
 def main() -> None:
     asyncio.run(recovery.main())
     asyncio.run(compose.main())
     asyncio.run(kubernetes.main())
+    asyncio.run(history.main())
 
 
 if __name__ == "__main__":

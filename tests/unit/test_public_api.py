@@ -22,6 +22,12 @@ PUBLIC = {
     },
     "test_coordinator.platforms": {"Platform", "Workload"},
     "test_coordinator.cli": {"main"},
+    "test_coordinator.history": {
+        "DEFAULT_TIMEOUT", "ENVIRONMENT_VARIABLE", "HistoryError", "HistoryUnavailable",
+        "HistoryUrl", "Recorded", "RunNotFound", "RunRecord", "RunStore", "Trend",
+        "VerdictChange", "default_history_url", "enforce_retention", "history_url_from",
+        "open_store", "parse_age", "parse_history_url", "record_results",
+    },
 }  # fmt: skip
 
 

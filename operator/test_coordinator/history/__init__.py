@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         parse_history_url,
     )
     from test_coordinator.history.errors import HistoryError, HistoryUnavailable, RunNotFound
+    from test_coordinator.history.recording import Recorded, enforce_retention, record_results
     from test_coordinator.history.records import RunRecord
     from test_coordinator.history.store import DEFAULT_TIMEOUT, RunStore, open_store
     from test_coordinator.history.trend import Trend, VerdictChange
@@ -37,16 +38,19 @@ __all__ = [
     "HistoryError",
     "HistoryUnavailable",
     "HistoryUrl",
+    "Recorded",
     "RunNotFound",
     "RunRecord",
     "RunStore",
     "Trend",
     "VerdictChange",
     "default_history_url",
+    "enforce_retention",
     "history_url_from",
     "open_store",
     "parse_age",
     "parse_history_url",
+    "record_results",
 ]
 
 _MODULES = {
@@ -56,6 +60,7 @@ _MODULES = {
     ),
     "errors": ("HistoryError", "HistoryUnavailable", "RunNotFound"),
     "records": ("RunRecord",),
+    "recording": ("Recorded", "enforce_retention", "record_results"),
     "store": ("DEFAULT_TIMEOUT", "RunStore", "open_store"),
     "trend": ("Trend", "VerdictChange"),
 }  # fmt: skip

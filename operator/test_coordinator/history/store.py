@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from itertools import count
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -122,12 +123,19 @@ class RunStore:
             write=True,
         )
 
-    async def prune(self, older_than: timedelta, *, now: datetime | None = None) -> int:
+    async def prune(
+        self,
+        older_than: timedelta,
+        *,
+        now: datetime | None = None,
+        batches: int | None = None,
+    ) -> int:
         """Delete the runs that began more than ``older_than`` ago (and what only they used),
-        a batch per transaction so that writers never wait long; how many were deleted."""
+        a batch per transaction so that writers never wait long, at most ``batches`` batches
+        (None: all); how many runs were deleted."""
         cutoff = (now or utcnow()) - older_than
         deleted = 0
-        while True:
+        for _ in range(batches) if batches is not None else count():
             batch = await self._bounded(
                 "pruning old runs",
                 lambda connection: self._delete_batch(connection, cutoff),
@@ -192,7 +200,13 @@ class RunStore:
     async def load_run(self, run_id: str) -> tuple[ChaosScenario, ScenarioStatus]:
         """The scenario as run and its full status, samples included; ``run_id`` may be a
         unique prefix of the id. RunNotFound when no run (or more than one) matches."""
-        row = await self._bounded("reading the run", lambda c: _load(c, run_id))
+        matches = await self._bounded("reading the run", lambda c: _matching(c, run_id))
+        if len(matches) > 1:
+            ids = ", ".join(row.id for row in matches)
+            raise RunNotFound(f"run id {run_id!r} is ambiguous: it begins {ids}; give more of it")
+        if not matches:
+            raise RunNotFound(f"no run {run_id!r} in {self.url.display}")
+        [row] = matches
         return restore_run(row.document, row.status, row.samples, run_id=row.id)
 
     # The machinery
@@ -346,25 +360,18 @@ def _record(row: Row[Any]) -> RunRecord:
     )
 
 
-async def _load(connection: AsyncConnection, run_id: str) -> Row[Any, Any, Any, Any]:
+async def _matching(connection: AsyncConnection, run_id: str) -> Sequence[Row[Any, Any, Any, Any]]:
+    """The run with this id; else (for four characters or more) up to three it begins."""
     query = (
         select(runs.c.id, specs.c.document, run_documents.c.status, run_documents.c.samples)
         .join(specs, runs.c.spec_hash == specs.c.hash)
         .join(run_documents, run_documents.c.run_id == runs.c.id)
     )
-    exact = (await connection.execute(query.where(runs.c.id == run_id))).first()
-    if exact is not None:
+    exact = (await connection.execute(query.where(runs.c.id == run_id))).all()
+    if exact or len(run_id) < 4:
         return exact
-    matches: Sequence[Row[Any, Any, Any, Any]] = []
-    if len(run_id) >= 4:
-        prefixed = query.where(runs.c.id.startswith(run_id, autoescape=True)).limit(3)
-        matches = (await connection.execute(prefixed)).all()
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        ids = ", ".join(row.id for row in matches)
-        raise RunNotFound(f"run id {run_id!r} is ambiguous: it begins {ids}; give more of it")
-    raise RunNotFound(f"no run {run_id!r} in the history")
+    prefixed = query.where(runs.c.id.startswith(run_id, autoescape=True)).limit(3)
+    return (await connection.execute(prefixed)).all()
 
 
 def _check_rows(run_id: str, status: ScenarioStatus) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from test_coordinator.history import HistoryUnavailable, open_store, parse_history_url
 from test_coordinator.history.connection import create_engine
 from test_coordinator.history.migrate import (
+    HEAD,
     current_revision,
     downgrade,
     head_revision,
@@ -53,6 +54,10 @@ async def columns(engine: AsyncEngine, table: str) -> set[str]:
 def differences(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return list(compare_metadata(context, metadata))
+
+
+def test_head_names_the_newest_migration() -> None:
+    assert head_revision() == HEAD
 
 
 async def test_an_empty_database_is_migrated_to_the_tables_the_code_uses(
