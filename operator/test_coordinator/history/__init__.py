@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     )
     from test_coordinator.history.errors import HistoryError, HistoryUnavailable, RunNotFound
     from test_coordinator.history.recording import Recorded, enforce_retention, record_results
-    from test_coordinator.history.records import RunRecord
+    from test_coordinator.history.records import RunRecord, ScenarioSummary
     from test_coordinator.history.store import DEFAULT_TIMEOUT, RunStore, open_store
     from test_coordinator.history.trend import Trend, VerdictChange
 
@@ -42,6 +42,7 @@ __all__ = [
     "RunNotFound",
     "RunRecord",
     "RunStore",
+    "ScenarioSummary",
     "Trend",
     "VerdictChange",
     "default_history_url",
@@ -59,7 +60,7 @@ _MODULES = {
         "parse_age", "parse_history_url",
     ),
     "errors": ("HistoryError", "HistoryUnavailable", "RunNotFound"),
-    "records": ("RunRecord",),
+    "records": ("RunRecord", "ScenarioSummary"),
     "recording": ("Recorded", "enforce_retention", "record_results"),
     "store": ("DEFAULT_TIMEOUT", "RunStore", "open_store"),
     "trend": ("Trend", "VerdictChange"),

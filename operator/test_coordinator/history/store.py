@@ -20,7 +20,7 @@ from itertools import count
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Row, Select, delete, exists, insert, select
+from sqlalchemy import Row, Select, case, delete, exists, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -37,7 +37,7 @@ from test_coordinator.history.documents import (
     status_document,
 )
 from test_coordinator.history.errors import HistoryError, HistoryUnavailable, RunNotFound
-from test_coordinator.history.records import RunRecord
+from test_coordinator.history.records import RunRecord, ScenarioSummary
 from test_coordinator.history.schema import (
     check_results,
     faults,
@@ -196,6 +196,58 @@ class RunStore:
 
         points = await self._bounded("reading the trend", read)
         return compute_trend(name, points, since=since) if points else None
+
+    async def scenarios(
+        self, *, since: datetime | None = None, recent: int = 30
+    ) -> list[ScenarioSummary]:
+        """Every scenario with a run since ``since``, by name: its counts, and its ``recent``
+        newest runs (for a sparkline), in two queries however many runs are stored."""
+        window = [] if since is None else [runs.c.started_at >= since]
+        newest_first = (runs.c.started_at.desc(), runs.c.id.desc())
+        ranked = (
+            _listing()
+            .add_columns(
+                func.row_number()
+                .over(partition_by=scenarios.c.name, order_by=newest_first)
+                .label("rank")
+            )
+            .where(*window)
+            .subquery()
+        )
+        newest = (
+            select(ranked)
+            .where(ranked.c.rank <= recent)
+            .order_by(ranked.c.name, ranked.c.started_at, ranked.c.id)
+        )
+        counts = (
+            select(
+                scenarios.c.name,
+                func.count().label("runs"),
+                func.sum(case((runs.c.verdict == Verdict.PASS.value, 1), else_=0)).label("passed"),
+                func.sum(case((runs.c.verdict == Verdict.FAIL.value, 1), else_=0)).label("failed"),
+            )
+            .join(scenarios, runs.c.scenario_id == scenarios.c.id)
+            .where(*window)
+            .group_by(scenarios.c.name)
+            .order_by(scenarios.c.name)
+        )
+
+        async def read(connection: AsyncConnection) -> list[ScenarioSummary]:
+            by_name: dict[str, list[RunRecord]] = {}
+            for row in await connection.execute(newest):
+                by_name.setdefault(row.name, []).append(_record(row))
+            return [
+                ScenarioSummary(
+                    name=row.name,
+                    runs=row.runs,
+                    passed=int(row.passed or 0),
+                    failed=int(row.failed or 0),
+                    recent=by_name[row.name],
+                )
+                for row in await connection.execute(counts)
+            ]
+
+        return await self._bounded("reading scenarios", read)
 
     async def load_run(self, run_id: str) -> tuple[ChaosScenario, ScenarioStatus]:
         """The scenario as run and its full status, samples included; ``run_id`` may be a

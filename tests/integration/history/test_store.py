@@ -188,3 +188,24 @@ async def test_a_run_still_running_is_refused(sqlite_url: str) -> None:
     async with open_store(sqlite_url) as store:
         with pytest.raises(ValueError, match="only a finished run"):
             await store.record(crash_scenario(), status, platform="local", source="c")
+
+
+async def test_scenarios_at_a_glance(history_url: str) -> None:
+    verdicts = [Verdict.PASS, Verdict.FAIL, Verdict.PASS, None, Verdict.PASS]
+    async with open_store(history_url) as store:
+        for index, verdict in enumerate(verdicts):
+            status = finished(f"c{index}", ago(hours=10 - index), verdict=verdict, recovery=index)
+            await store.record(crash_scenario(), status, platform="local", source="c")
+        await store.record(
+            crash_scenario("alpha"), finished("a0", ago(days=20)), platform="local", source="a"
+        )
+        every = await store.scenarios(recent=3)
+        recent = await store.scenarios(since=ago(days=1))
+    assert [summary.name for summary in every] == ["alpha", "crash-api"]
+    alpha, crash = every
+    assert (alpha.runs, alpha.pass_rate, alpha.last.run_id) == (1, 1.0, "a0")
+    assert (crash.runs, crash.passed, crash.failed, crash.pass_rate) == (5, 3, 1, 0.75)
+    assert [run.run_id for run in crash.recent] == ["c2", "c3", "c4"]  # oldest first
+    assert [run.recovery_seconds for run in crash.recent] == [2.0, 3.0, 4.0]
+    assert crash.last.verdict is Verdict.PASS
+    assert [summary.name for summary in recent] == ["crash-api"]
