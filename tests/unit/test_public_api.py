@@ -22,6 +22,7 @@ PUBLIC = {
     },
     "test_coordinator.platforms": {"Platform", "Workload"},
     "test_coordinator.cli": {"main"},
+    "test_coordinator.web": {"LiveBoard", "LiveRun", "LiveRuns", "add_dashboard"},
     "test_coordinator.history": {
         "DEFAULT_TIMEOUT", "ENVIRONMENT_VARIABLE", "HistoryError", "HistoryUnavailable",
         "HistoryUrl", "Recorded", "RunNotFound", "RunRecord", "RunStore", "ScenarioSummary",
