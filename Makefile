@@ -19,11 +19,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# redis-server is the one system package the demo and the tests need.
+# The system packages the demo and the tests need: redis-server, and PostgreSQL's server (the
+# history tests initdb a throwaway cluster of their own; nothing is set up in the system one).
 system-deps:
-	@command -v redis-server >/dev/null || { \
-		echo "installing redis-server (apt)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@packages=""; \
+	command -v redis-server >/dev/null || packages="$$packages redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages="$$packages postgresql"; \
+	if [ -n "$$packages" ]; then \
+		echo "installing$$packages (apt)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$packages >/dev/null; \
+	fi
 
 demo: install system-deps
 	$(BIN)/test-coordinator demo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import compose, kubernetes, proxy, recovery
+from bench import compose, history, kubernetes, proxy, recovery
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
     asyncio.run(compose.main())
     asyncio.run(kubernetes.main())
     proxy.main()
+    asyncio.run(history.main())
 
 
 if __name__ == "__main__":

@@ -13,6 +13,15 @@ import pytest
 from test_coordinator.platforms.local import stack
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _history_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The runs the tests make go to a history of their own, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+        patch.delenv("TEST_COORDINATOR_HISTORY", raising=False)
+        yield
+
+
 def free_port() -> int:
     """A free loopback port outside the range the kernel hands to outgoing connections."""
     return stack.free_port()

@@ -1,4 +1,5 @@
-"""``test-coordinator``: run, validate, demo, get and proxy; a thin front end over the engine.
+"""``test-coordinator``: run, validate, demo, get, history, recover and proxy; a thin front end
+over the engine.
 
 Exit codes: 0 pass, 1 fail (or inconclusive, or aborted), 2 invalid input, 3 platform or
 runtime error, 130 interrupted.
@@ -8,20 +9,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.text import Text
 
 from test_coordinator.controller.settings import OperatorSettings
 from test_coordinator.controller.settings import add_arguments as add_operator_arguments
 from test_coordinator.engine import Abort, run_scenario
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
+from test_coordinator.history.config import (
+    HistoryUrl,
+    history_url_from,
+    parse_age,
+    parse_history_url,
+)
 from test_coordinator.platforms import Platform
 from test_coordinator.platforms.local import LocalPlatform, load_stack
 from test_coordinator.report import (
@@ -39,6 +49,9 @@ from test_coordinator.report import (
 from test_coordinator.scenario import KIND, ChaosScenario, Phase, ScenarioStatus, load_scenario
 from test_coordinator.scenario.crd import render_crd
 from test_coordinator.scenario.loading import read_yaml
+
+if TYPE_CHECKING:
+    from test_coordinator.history import RunRecord, Trend
 
 __all__ = ["main"]
 
@@ -97,11 +110,28 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(html=DEMO_REPORT)
 
     report = commands.add_parser(
-        "report", help="render a result saved with --json as an HTML page or Markdown summary"
+        "report",
+        help="render a result saved with --json, or a stored run, as HTML or Markdown",
     )
-    report.add_argument("result", type=Path, help="the JSON result (one run, or a suite's)")
+    report.add_argument(
+        "result", type=Path, nargs="?", help="the JSON result (one run, or a suite's)"
+    )
+    report.add_argument("--run", metavar="RUN_ID", help="a run from the history instead")
+    _add_history_option(report)
     _add_report_options(report)
     report.set_defaults(command=_report_command)
+
+    history = commands.add_parser(
+        "history", help="recorded runs, newest first; for one scenario, its trend"
+    )
+    history.add_argument("name", nargs="?", help="one scenario's runs and trend")
+    _add_history_option(history)
+    history.add_argument(
+        "--since", type=_option(parse_age), metavar="AGE", help="only runs this recent (7d, 12h)"
+    )
+    history.add_argument("--limit", type=int, default=20, help="runs listed (default 20)")
+    history.add_argument("--json", action="store_true", help="runs and trend as JSON")
+    history.set_defaults(command=_history_command)
 
     get = commands.add_parser(
         "get", help="list scenario files with their written-back status, like kubectl get"
@@ -185,6 +215,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--junit", type=Path, metavar="OUT", help="write JUnit XML")
     _add_report_options(parser)
     parser.add_argument("--log-dir", type=Path, help="where service output goes (local)")
+    _add_history_option(parser)
+    parser.add_argument(
+        "--history-retention",
+        type=_option(_retention),
+        default="90d",
+        metavar="AGE",
+        help="delete recorded runs older than this, or off (default 90d)",
+    )
 
 
 def _run_command(args: argparse.Namespace, console: Console) -> int:
@@ -269,7 +307,9 @@ PLATFORMS: dict[str, Callable[[ChaosScenario, Path, argparse.Namespace], Platfor
 def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console) -> int:
     """Run each scenario in turn; the exit code is the worst of them."""
     results: list[tuple[ChaosScenario, ScenarioStatus]] = []
+    sources: list[Path] = []
     codes: list[int] = []
+    history = _history_url(args)  # before running: a bad TEST_COORDINATOR_HISTORY is exit 2
     for path in files:
         try:
             code, result = _run_file(path, args, console)
@@ -279,6 +319,7 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
         codes.append(code)
         if result is not None:
             results.append(result)
+            sources.append(path)
         if code == EXIT_INTERRUPTED:
             break
     if len(files) > 1:
@@ -289,6 +330,9 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
         write_junit(args.junit, results)
     if results and not _write_reports(args, results, console):
         codes.append(TestCoordinatorError.exit_code)
+    if results and history is not None:
+        recorded = [(*result, path) for result, path in zip(results, sources, strict=True)]
+        _record_history(history, args, recorded, console)
     return EXIT_INTERRUPTED if EXIT_INTERRUPTED in codes else max(codes, default=0)
 
 
@@ -304,7 +348,9 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
 def _report_command(args: argparse.Namespace, console: Console) -> int:
     if not args.html and not args.markdown:
         raise ScenarioInvalid("report: nothing to write: give --html OUT, --markdown OUT or both")
-    results = read_results(args.result)
+    if (args.result is None) == (args.run is None):
+        raise ScenarioInvalid("report: give a result file (saved with --json) or --run RUN_ID")
+    results = read_results(args.result) if args.run is None else [_stored_run(args)]
     return 0 if _write_reports(args, results, console) else TestCoordinatorError.exit_code
 
 
@@ -399,6 +445,127 @@ async def _run_on(
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def _option(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """``parse`` for argparse: its ValueError's message becomes the usage error."""
+
+    def convert(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+def _retention(text: str) -> timedelta | None:
+    return None if text.strip().lower() == "off" else parse_age(text)
+
+
+def _add_history_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--history",
+        type=_option(_history_text),
+        metavar="URL",
+        help="the run history: sqlite:///PATH, postgresql://USER@HOST/DB or off (default: "
+        "$TEST_COORDINATOR_HISTORY, else history.db in the XDG state directory)",
+    )
+
+
+def _history_text(text: str) -> str:
+    parse_history_url(text)  # checked now; resolved with the environment in _history_url
+    return text
+
+
+def _history_url(args: argparse.Namespace) -> HistoryUrl | None:
+    try:
+        return history_url_from(args.history)
+    except ValueError as error:
+        raise ScenarioInvalid(str(error)) from None
+
+
+def _record_history(
+    url: HistoryUrl,
+    args: argparse.Namespace,
+    results: Sequence[tuple[ChaosScenario, ScenarioStatus, Path]],
+    console: Console,
+) -> None:
+    """Each finished run into the history; a history that fails says so in one line and
+    changes nothing else (the exit code is the run's)."""
+    from test_coordinator.history import Recorded, open_store, record_results  # SQLAlchemy
+
+    async def record() -> Recorded:
+        async with open_store(url) as store:
+            runs = [(scenario, status, str(path.resolve())) for scenario, status, path in results]
+            return await record_results(
+                store, runs, platform=args.platform, retention=args.history_retention
+            )
+
+    recorded = asyncio.run(record())
+    if recorded.run_ids:
+        console.print(Text(f"history: {url.display} (test-coordinator history)", style="dim"))
+    for problem in recorded.problems:
+        _stderr().print(Text(problem, style="yellow"))
+
+
+def _history_command(args: argparse.Namespace, console: Console) -> int:
+    url = _history_url(args)
+    if url is None:
+        raise ScenarioInvalid("history: the history is off (--history off, or in the environment)")
+    since = datetime.now(UTC) - args.since if args.since else None
+    if url.path is not None and not url.path.exists():
+        runs: list[RunRecord] = []
+        trend = None
+    else:
+        runs, trend = asyncio.run(_read_history(url, args.name, since=since, limit=args.limit))
+    if args.json:
+        from test_coordinator.report.history import history_document
+
+        document = history_document(runs, trend, history=url.display)
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return 0
+    if not runs:
+        what = f"of {args.name} " if args.name else ""
+        console.print(Text(f"no runs {what}recorded in {url.display}"))
+        return 0
+    from test_coordinator.report.history import runs_table, trend_lines
+
+    if trend is not None:
+        console.print(Text("\n".join(trend_lines(trend))))
+        console.print()
+    table = runs_table(runs, now=datetime.now(UTC), one_scenario=args.name is not None)
+    console.print(table, markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+async def _read_history(
+    url: HistoryUrl, name: str | None, *, since: datetime | None, limit: int
+) -> tuple[list[RunRecord], Trend | None]:
+    from test_coordinator.history import open_store
+
+    async with open_store(url, timeout=30) as store:
+        runs = await store.runs(name, since=since, limit=limit)
+        trend = await store.trend(name, since=since) if name and runs else None
+    return runs, trend
+
+
+def _stored_run(args: argparse.Namespace) -> tuple[ChaosScenario, ScenarioStatus]:
+    url = _history_url(args)
+    if url is None:
+        raise ScenarioInvalid(
+            "report --run: the history is off (--history off, or in the environment)"
+        )
+    from test_coordinator.history import RunNotFound, open_store
+
+    if url.path is not None and not url.path.exists():
+        raise RunNotFound(f"no run {args.run!r}: nothing recorded in {url.display}")
+
+    async def load() -> tuple[ChaosScenario, ScenarioStatus]:
+        async with open_store(url, timeout=30) as store:
+            return await store.load_run(args.run)
+
+    return asyncio.run(load())
 
 
 if __name__ == "__main__":

@@ -22,6 +22,13 @@ PUBLIC = {
     },
     "test_coordinator.platforms": {"Applied", "FaultHeld", "Platform", "Workload"},
     "test_coordinator.cli": {"main"},
+    "test_coordinator.web": {"LiveBoard", "LiveRun", "LiveRuns", "add_dashboard"},
+    "test_coordinator.history": {
+        "DEFAULT_TIMEOUT", "ENVIRONMENT_VARIABLE", "HistoryError", "HistoryUnavailable",
+        "HistoryUrl", "Recorded", "RunNotFound", "RunRecord", "RunStore", "ScenarioSummary",
+        "Trend", "VerdictChange", "default_history_url", "enforce_retention",
+        "history_url_from", "open_store", "parse_age", "parse_history_url", "record_results",
+    },
 }  # fmt: skip
 
 

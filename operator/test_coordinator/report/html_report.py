@@ -19,7 +19,7 @@ from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import ChaosScenario
 from test_coordinator.scenario.status import CheckStatus, ScenarioStatus
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["CSS", "render_html", "scenario_section", "timeline_chart", "write_html"]
 
 _WIDTH = 1000
 _LABEL = 270  # the label column; the plot takes the rest
@@ -31,7 +31,7 @@ _MARK = 3
 Scale = Callable[[float], float]
 """Seconds from the run's start to an x coordinate."""
 
-_CSS = """
+CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d232a;
   margin: 2em auto; max-width: 1060px; padding: 0 1em; }
 h1 { font-size: 1.4em; } h2 { margin-top: 2em; border-bottom: 1px solid #d8dde3; }
@@ -53,6 +53,12 @@ svg .pass { fill: #23883f; } svg .fail { fill: #c62f2f; }
 svg .run-pass { fill: #23883f; opacity: .16; } svg .run-fail { fill: #c62f2f; opacity: .2; }
 svg .fault { fill: #e8901c; opacity: .35; } svg .fault-edge { stroke: #b86a00; }
 svg .recovering { fill: #e8901c; opacity: .15; } svg .fault-label { fill: #8a5000; }
+.chart { overflow-x: auto; }
+td, dd { overflow-wrap: anywhere; }
+@media (max-width: 640px) {
+  .chart svg { min-width: 720px; }
+  table { display: block; overflow-x: auto; }
+}
 .legend span { display: inline-block; margin-right: 1.2em; }
 .legend i { display: inline-block; width: .9em; height: .9em; margin-right: .3em;
   vertical-align: -.1em; }
@@ -73,12 +79,12 @@ def render_html(results: Sequence[tuple[ChaosScenario, ScenarioStatus]]) -> str:
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>test-coordinator: {escape(title)}</h1>",
     ]
     if len(results) > 1:
         parts.append(_suite_table(results))
-    parts += [_scenario(scenario, status) for scenario, status in results]
+    parts += [scenario_section(scenario, status) for scenario, status in results]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -111,7 +117,9 @@ def _suite_table(results: Sequence[tuple[ChaosScenario, ScenarioStatus]]) -> str
     )
 
 
-def _scenario(scenario: ChaosScenario, status: ScenarioStatus) -> str:
+def scenario_section(scenario: ChaosScenario, status: ScenarioStatus) -> str:
+    """One result: verdict, facts, the timeline chart, checks and faults (the dashboard's run
+    page shows the same)."""
     name = escape(scenario.metadata.name)
     parts = [
         f'<section id="{_anchor(scenario)}">',
@@ -119,8 +127,7 @@ def _scenario(scenario: ChaosScenario, status: ScenarioStatus) -> str:
         f"<p>{escape(status.message)}</p>",
         _facts(scenario, status),
         "<h3>Timeline</h3>",
-        _chart(layout(status)),
-        _legend(),
+        timeline_chart(status),
         "<h3>Checks</h3>",
         _checks(status.checks),
     ]
@@ -128,6 +135,11 @@ def _scenario(scenario: ChaosScenario, status: ScenarioStatus) -> str:
         parts += ["<h3>Faults</h3>", _faults(status)]
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def timeline_chart(status: ScenarioStatus) -> str:
+    """The chart and its legend alone (a run in progress has no verdict to head it)."""
+    return f'<div class="chart">{_chart(layout(status))}</div>\n{_legend()}'
 
 
 def _facts(scenario: ChaosScenario, status: ScenarioStatus) -> str:
