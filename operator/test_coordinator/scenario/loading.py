@@ -5,7 +5,11 @@ Problems read like a compiler's: ``risk.yaml:14: spec.steps[0].fault.kill.target
 
 from __future__ import annotations
 
+import codecs
+import os
+import stat
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,62 +17,277 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from test_coordinator.errors import ScenarioInvalid
+from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import (
     Addressed,
     AuditApi,
     ChaosScenario,
     HttpProbe,
     Probe,
+    ScenarioSpec,
     TcpProbe,
 )
 
-__all__ = ["Loc", "load_scenario", "load_yaml", "parse_scenario", "read_yaml"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "Document",
+    "Loc",
+    "load_scenario",
+    "load_yaml",
+    "parse_scenario",
+    "read_document",
+    "read_yaml",
+]
 
 Loc = tuple[str | int, ...]
+
+MAX_FILE_BYTES = 1024 * 1024
+"""A scenario is a few kilobytes; Kubernetes stores no object over 1.5 MiB."""
+MAX_DEPTH = 64
+"""Nesting of mappings and lists: a scenario needs about ten levels."""
+MAX_NODES = 10_000
+"""YAML nodes, counting what an alias stands for each time it is used (a scenario has a few
+hundred): so that a few lines of anchors cannot expand to a billion nodes."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document, as ruamel's round-trip tree (it knows its own lines), and the line
+    where it starts (a scalar document knows no line of its own)."""
+
+    data: Any
+    line: int
 
 
 def read_yaml(path: Path) -> Any:
     """The YAML document in ``path``, as ruamel's round-trip tree (it knows its own lines)."""
+    return read_document(path).data
+
+
+def read_document(path: Path) -> Document:
+    """The one YAML document in ``path``, a regular UTF-8 file of at most ``MAX_FILE_BYTES``."""
+    return load_document(_decode(_read_bytes(path), source=str(path)), source=str(path))
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes; a FIFO, a device or a directory is refused, never opened to wait."""
     try:
-        text = path.read_text(encoding="utf-8")
+        kind = _not_regular(os.stat(path).st_mode)
+        if kind is None:
+            # O_NONBLOCK: should the path become a FIFO after the stat, open must not wait.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as file:
+                kind = _not_regular(os.fstat(file.fileno()).st_mode)
+                data = b"" if kind else file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise ScenarioInvalid(f"{path}: cannot read: {error.strerror or error}") from None
-    return load_yaml(text, source=str(path))
+    if kind is not None:
+        raise ScenarioInvalid(f"{path}: cannot read: {kind}, not a regular file")
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioInvalid(
+            f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB; a scenario is a few kilobytes"
+        )
+    return data
+
+
+def _not_regular(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _decode(data: bytes, *, source: str) -> str:
+    """UTF-8 text (a UTF-8 byte-order mark is allowed); anything else names line and byte."""
+    for bom, encoding in _WIDE_BOMS:
+        if data.startswith(bom):
+            raise ScenarioInvalid(f"{source}:1: encoded as {encoding}; save the file as UTF-8")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line, column = _line_column(data, nul)
+        hint = " (is it UTF-16?)" if data.count(b"\0") * 4 >= len(data) else ""
+        raise ScenarioInvalid(
+            f"{source}:{line}: a NUL byte at column {column}; a scenario is UTF-8 text{hint}"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line, column = _line_column(data, error.start)
+        raise ScenarioInvalid(
+            f"{source}:{line}: not UTF-8: byte 0x{data[error.start]:02x} at column {column}; "
+            "save the file as UTF-8"
+        ) from None
+
+
+def _line_column(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of the byte at ``offset``."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
 def load_yaml(text: str, *, source: str) -> Any:
+    return load_document(text, source=source).data
+
+
+def load_document(text: str, *, source: str) -> Document:
+    """The one document in ``text``. Its shape is checked on the event stream first (ruamel's
+    parser is a state machine; its composer recurses): no deeper than ``MAX_DEPTH``, no more
+    than ``MAX_NODES`` nodes with aliases expanded, one document."""
     try:
+        line = _check_shape(text, source=source)
         documents = [doc for doc in YAML(typ="rt").load_all(text) if doc is not None]
     except MarkedYAMLError as error:
-        mark = error.problem_mark
+        mark = error.problem_mark or error.context_mark
         where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ScenarioInvalid(f"{where}: malformed YAML: {error.problem}") from None
+        raise ScenarioInvalid(f"{where}: malformed YAML: {error.problem or error}") from None
+    except ReaderError as error:
+        where = f"{source}:{text.count(chr(10), 0, error.position) + 1}"
+        raise ScenarioInvalid(
+            f"{where}: malformed YAML: the character U+{error.character:04X} is not allowed"
+        ) from None
     except YAMLError as error:
         raise ScenarioInvalid(f"{source}: malformed YAML: {error}") from None
-    if len(documents) != 1:
+    if len(documents) != 1:  # _check_shape counted the same documents
         raise ScenarioInvalid(f"{source}: expected one YAML document, found {len(documents)}")
-    return documents[0]
+    return Document(documents[0], line)
+
+
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+def _check_shape(text: str, *, source: str) -> int:
+    """The line where the one non-empty document starts; ScenarioInvalid naming FILE:LINE when
+    the text is too deep, too large once aliases are expanded, empty, or several documents."""
+    depth = nodes = 0
+    open_anchors: list[tuple[str | None, int]] = []  # per open collection: anchor, nodes before
+    sizes: dict[str, int] = {}  # nodes an alias stands for
+    starts: list[int] = []  # lines of the non-empty documents
+    at_root = False
+    for event in YAML().parse(text):
+        line = event.start_mark.line + 1
+        if isinstance(event, DocumentStartEvent):
+            at_root = True
+            continue
+        if isinstance(event, CollectionEndEvent):
+            depth -= 1
+            anchor, before = open_anchors.pop()
+            if anchor is not None:
+                sizes[anchor] = nodes - before
+            continue
+        if not isinstance(event, NodeEvent):
+            continue
+        if at_root and not (isinstance(event, ScalarEvent) and _is_null(event)):
+            starts.append(line)
+            if len(starts) > 1:
+                raise ScenarioInvalid(
+                    f"{source}:{line}: a second YAML document; a file holds one "
+                    "(remove the --- line, or split the file)"
+                )
+        at_root = False
+        if isinstance(event, AliasEvent):
+            if event.anchor in (anchor for anchor, _ in open_anchors):
+                raise ScenarioInvalid(
+                    f"{source}:{line}: alias *{event.anchor} refers to a node that contains it"
+                )
+            nodes += sizes.get(event.anchor, 1)  # an unknown anchor: the composer names it
+        else:
+            nodes += 1
+        if nodes > MAX_NODES:
+            raise ScenarioInvalid(
+                f"{source}:{line}: more than {MAX_NODES:,} YAML nodes (an alias counts as "
+                "everything its anchor holds, each time); a scenario has a few hundred"
+            )
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ScenarioInvalid(
+                    f"{source}:{line}: nested more than {MAX_DEPTH} levels deep; "
+                    "a scenario needs about ten"
+                )
+            open_anchors.append((event.anchor, nodes))
+        elif isinstance(event, ScalarEvent) and event.anchor is not None:
+            sizes[event.anchor] = 1
+    if not starts:
+        raise ScenarioInvalid(f"{source}:1: empty: no YAML document in it")
+    return starts[0]
+
+
+def _is_null(event: ScalarEvent) -> bool:
+    return event.style is None and event.tag is None and event.value in _NULLS
 
 
 def load_scenario(path: Path | str) -> ChaosScenario:
     path = Path(path)
-    return parse_scenario(read_yaml(path), source=str(path))
+    document = read_document(path)
+    return parse_scenario(document.data, source=str(path), line=document.line)
 
 
-def parse_scenario(data: Any, *, source: str) -> ChaosScenario:
-    """Validate ``data`` (a mapping, e.g. from YAML or a Kubernetes object) as a scenario."""
-    if not isinstance(data, Mapping):
-        raise ScenarioInvalid(f"{source}: expected a mapping (a ChaosScenario), got {_kind(data)}")
+def parse_scenario(data: Any, *, source: str, line: int | None = None) -> ChaosScenario:
+    """Validate ``data`` (a mapping, e.g. from YAML or a Kubernetes object) as a scenario;
+    ``line`` is where the document starts, for a problem with the document as a whole."""
+    expect_mapping(data, source=source, line=line, what="a ChaosScenario")
     try:
-        scenario = ChaosScenario.model_validate(data)
+        scenario = ChaosScenario.model_validate(plain(data))
     except ValidationError as error:
         raise ScenarioInvalid(format_errors(error, data=data, source=source)) from None
     problems = list(reference_problems(scenario))
     if problems:
         raise ScenarioInvalid([format_problem(loc, msg, data, source) for loc, msg in problems])
     return scenario
+
+
+def expect_mapping(data: Any, *, source: str, line: int | None, what: str) -> None:
+    if isinstance(data, Mapping):
+        return
+    lc = getattr(data, "lc", None)
+    line = lc.line + 1 if lc is not None else line
+    where = f"{source}:{line}" if line else source
+    raise ScenarioInvalid(f"{where}: expected a mapping ({what}), got {_kind(data)}")
+
+
+def plain(node: Any) -> Any:
+    """``node`` as plain Python values: ruamel's round-trip types subclass them loosely (an
+    anchored ``true`` is an ``int``), and the model checks types strictly."""
+    if isinstance(node, Mapping):
+        return {plain(key): plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [plain(item) for item in node]
+    if isinstance(node, ScalarBoolean):
+        return bool(node)
+    for kind in (bool, int, float, str):
+        if isinstance(node, kind):
+            return kind(node)
+    return node
 
 
 def reference_problems(scenario: ChaosScenario) -> Iterator[tuple[Loc, str]]:
@@ -108,6 +327,31 @@ def reference_problems(scenario: ChaosScenario) -> Iterator[tuple[Loc, str]]:
         yield from _target_problems(where, sink.redis_stream.redis, unknown, spec.targets)
     elif sink is not None and sink.http is not None and sink.http.url is None:
         yield from _target_problems(("spec", "auditSink", "http"), sink.http, unknown, spec.targets)
+    yield from _timeout_problems(spec)
+
+
+def _timeout_problems(spec: ScenarioSpec) -> Iterator[tuple[Loc, str]]:
+    """A timeout shorter than the run's own deadlines is certain to abort the run."""
+    steady = max((check.within for check in spec.steady_state), default=0.0)
+    steps = sum(
+        (step.duration or 0.0) + max((check.within for check in step.after), default=0.0)
+        for step in spec.steps
+    )
+    audit = max((check.within for check in spec.audit), default=0.0)
+    budget = 2 * steady + steps + audit
+    if spec.timeout >= budget:
+        return
+    given = format_duration(spec.timeout)
+    if "timeout" not in spec.model_fields_set:
+        given += " (the default)"
+    yield (
+        ("spec", "timeout"),
+        f"{given} is shorter than the run's own deadlines, {format_duration(budget)}: "
+        f"twice the longest steadyState within ({format_duration(steady)}) + each step's "
+        f"duration and longest after-check within ({format_duration(steps)}) + the longest "
+        f"audit within ({format_duration(audit)}); the run would be aborted before it could "
+        f"end: give a timeout of at least {format_duration(budget)}",
+    )
 
 
 def _address_problems(
@@ -162,12 +406,24 @@ def _message(detail: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "literal_error":
-        return f"{msg[0].lower()}{msg[1:]}, got {value!r}"
+        return f"{msg[0].lower()}{msg[1:]}, got {_shown(value)}"
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     msg = msg[0].lower() + msg[1:] if msg else msg
     if value is not None and not isinstance(value, Mapping | list) and "got" not in msg:
-        msg += f", got {value!r}"
+        msg += f", got {_shown(value)}"
     return msg
+
+
+_SHOWN = 80
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut short: a 100,000-character value is not worth echoing whole."""
+    text = repr(value)
+    if len(text) <= _SHOWN:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[: _SHOWN - 1]}…{size}"
 
 
 def _data_loc(loc: tuple[int | str, ...], data: Any) -> Loc:

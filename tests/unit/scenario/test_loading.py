@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -245,16 +246,24 @@ def test_duplicate_keys_are_malformed() -> None:
         load_yaml(edit("mode: one", "mode: one\n      mode: all"), source=SOURCE)
 
 
-def test_two_documents() -> None:
+def test_two_documents_name_the_line_of_the_second() -> None:
     with pytest.raises(ScenarioInvalid) as caught:
         load_yaml(VALID + "---\n" + VALID, source=SOURCE)
 
-    assert str(caught.value) == f"{SOURCE}: expected one YAML document, found 2"
+    assert str(caught.value) == (
+        f"{SOURCE}:28: a second YAML document; a file holds one (remove the --- line, or split "
+        "the file)"
+    )
 
 
-def test_no_document() -> None:
-    with pytest.raises(ScenarioInvalid, match=r"^s\.yaml: expected one YAML document, found 0$"):
-        load_yaml("# nothing here\n", source=SOURCE)
+def test_empty_documents_around_the_one_are_ignored() -> None:
+    assert load_yaml("---\n---\n" + VALID + "--- ~\n", source=SOURCE)["kind"] == "ChaosScenario"
+
+
+@pytest.mark.parametrize("text", ["# nothing here\n", "", "---\n", "~\n"])
+def test_no_document(text: str) -> None:
+    with pytest.raises(ScenarioInvalid, match=r"^s\.yaml:1: empty: no YAML document in it$"):
+        load_yaml(text, source=SOURCE)
 
 
 @pytest.mark.parametrize(
@@ -618,3 +627,162 @@ def test_problems_are_one_per_line_in_the_message() -> None:
     lines = str(caught.value).splitlines()
     assert len(lines) == 2
     assert all(line.startswith(f"{SOURCE}:") for line in lines)
+
+
+# --- hostile bytes and shapes: each refused with FILE:LINE, quickly, never a traceback -------
+
+
+def problem_of_file(path: Path) -> str:
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_scenario(path)
+    [problem] = caught.value.problems
+    for hint in TRACEBACK_HINTS:
+        assert hint not in problem, problem
+    return problem
+
+
+def test_a_latin_1_byte_names_its_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "latin.yaml"
+    path.write_bytes(VALID.replace("Crash the", "Cr\xe9sh the").encode("latin-1"))
+
+    assert problem_of_file(path) == (
+        f"{path}:6: not UTF-8: byte 0xe9 at column 18; save the file as UTF-8"
+    )
+
+
+def test_binary_garbage_is_not_utf_8(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.yaml"
+    path.write_bytes(b"apiVersion: x\n\xff\xfe\xfd\x80 binary")
+
+    assert problem_of_file(path).startswith(f"{path}:2: not UTF-8: byte 0xff at column 1")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_a_utf_16_or_32_file_is_asked_for_in_utf_8(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "wide.yaml"
+    path.write_bytes(VALID.encode(encoding))  # with its byte-order mark
+
+    name = encoding.upper()
+    assert problem_of_file(path) == f"{path}:1: encoded as {name}; save the file as UTF-8"
+
+
+def test_utf_16_without_a_byte_order_mark_shows_as_nul_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "wide.yaml"
+    path.write_bytes(VALID.encode("utf-16-le"))
+
+    problem = problem_of_file(path)
+    assert problem == (
+        f"{path}:1: a NUL byte at column 2; a scenario is UTF-8 text (is it UTF-16?)"
+    )
+
+
+def test_a_nul_byte_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "nul.yaml"
+    path.write_bytes(VALID.replace("mode: one", "mode: o\0ne").encode())
+
+    assert problem_of_file(path) == f"{path}:10: a NUL byte at column 14; a scenario is UTF-8 text"
+
+
+def test_a_utf_8_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + VALID.encode())
+
+    assert load_scenario(path).metadata.name == "risk-crash"
+
+
+def test_a_control_character_names_its_line() -> None:
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_yaml(edit("mode: one", "mode: o\x01ne"), source=SOURCE)
+
+    assert str(caught.value) == (
+        f"{SOURCE}:10: malformed YAML: the character U+0001 is not allowed"
+    )
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.yaml"
+    os.mkfifo(path)
+
+    assert problem_of_file(path) == f"{path}: cannot read: a FIFO, not a regular file"
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    assert problem_of_file(tmp_path) == f"{tmp_path}: cannot read: a directory, not a regular file"
+
+
+def test_a_file_over_a_mebibyte_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(VALID + "#" * (1024 * 1024))
+
+    assert problem_of_file(path) == f"{path}: larger than 1024 KiB; a scenario is a few kilobytes"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("[" * 1000, 1),
+        ("{a: " * 1000, 1),
+        ("spec:\n" + "".join(f"{'  ' * i}- \n" for i in range(1, 100)), 65),
+        ("a:\n" + "".join(f"{' ' * i}a:\n" for i in range(1, 1000)), 65),
+    ],
+    ids=["flow-lists", "flow-maps", "block-lists", "block-maps"],
+)
+def test_nesting_beyond_64_levels_is_refused_at_its_line(text: str, line: int) -> None:
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_yaml(text, source=SOURCE)
+
+    assert str(caught.value) == (
+        f"{SOURCE}:{line}: nested more than 64 levels deep; a scenario needs about ten"
+    )
+
+
+def test_nesting_of_64_levels_loads() -> None:
+    assert load_yaml("a: " + "[" * 63 + "]" * 63, source=SOURCE) is not None
+
+
+def billion_laughs(levels: int) -> str:
+    lines = ["metadata:", "  lol0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(1, levels):
+        aliases = ", ".join([f"*l{level - 1}"] * 10)
+        lines.append(f"  lol{level}: &l{level} [{aliases}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_aliases_expanding_beyond_10000_nodes_are_refused() -> None:
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_yaml(billion_laughs(9), source=SOURCE)
+
+    assert str(caught.value).startswith(f"{SOURCE}:5: more than 10,000 YAML nodes (an alias ")
+
+
+def test_aliases_within_the_limit_load() -> None:
+    assert len(load_yaml(billion_laughs(3), source=SOURCE)["metadata"]["lol2"]) == 10
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_yaml("a: &x [1, {b: *x}]\n", source=SOURCE)
+
+    assert str(caught.value) == f"{SOURCE}:1: alias *x refers to a node that contains it"
+
+
+def test_an_undefined_alias_names_its_line() -> None:
+    with pytest.raises(ScenarioInvalid, match=r"^s\.yaml:2: malformed YAML: .*undefined"):
+        load_yaml("a: 1\nb: *nowhere\n", source=SOURCE)
+
+
+def test_a_document_that_is_not_a_mapping_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("# a comment\n\n- a\n- b\n")
+    assert problem_of_file(path) == f"{path}:3: expected a mapping (a ChaosScenario), got a list"
+
+    path.write_text("# a comment\n---\njust words\n")
+    assert problem_of_file(path) == f"{path}:3: expected a mapping (a ChaosScenario), got a str"
+
+
+def test_a_long_value_is_not_echoed_whole() -> None:
+    problem = only_problem(edit("mode: one", f"mode: {'x' * 100_000}"))
+
+    assert problem.startswith(f"{SOURCE}:10: spec.targets.risk.mode: input should be ")
+    assert "… (100000 characters)" in problem
+    assert len(problem) < 300
