@@ -2,6 +2,9 @@
 
 Exit codes: 0 pass, 1 fail (or inconclusive, or aborted), 2 invalid input, 3 platform or
 runtime error, 130 interrupted.
+
+Every line printed is ``rich.text.Text`` built by ``styled`` on a ``text_console``: names, file
+names, messages and service output are shown as they are, never read as markup.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from test_coordinator.controller.settings import OperatorSettings
 from test_coordinator.controller.settings import add_arguments as add_operator_arguments
 from test_coordinator.engine import Abort, run_scenario
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
 from test_coordinator.platforms import Platform
-from test_coordinator.platforms.local import LocalPlatform, load_stack
+from test_coordinator.platforms.local import LocalPlatform
+from test_coordinator.platforms.local.stack import STACK_ANNOTATION, stack_for_scenario
 from test_coordinator.report import (
     TerminalObserver,
     read_results,
@@ -36,13 +41,13 @@ from test_coordinator.report import (
     write_markdown,
     write_status,
 )
+from test_coordinator.report.text import styled, text_console
 from test_coordinator.scenario import KIND, ChaosScenario, Phase, ScenarioStatus, load_scenario
 from test_coordinator.scenario.crd import render_crd
 from test_coordinator.scenario.loading import read_yaml
 
 __all__ = ["main"]
 
-STACK_ANNOTATION = "chaos.tse.dev/local-stack"
 DEMO_REPORT = Path("reports/risk-monitor-crash.html")
 EXIT_INTERRUPTED = 130
 _EXIT_BY_PHASE = {Phase.SUCCEEDED: 0, Phase.FAILED: 1, Phase.ABORTED: 1, Phase.INVALID: 2}
@@ -54,18 +59,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; logs read better wider.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120, soft_wrap=True)
+    console = text_console()
     try:
         code: int = args.command(args, console)
     except TestCoordinatorError as error:
-        _stderr().print(f"[red]error:[/red] {error}")
+        _stderr().print(_error(error))
         return error.exit_code
     return code
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return text_console(stderr=True)
+
+
+def _error(error: object, label: str = "error:") -> Text:
+    return styled((label, "red"), f" {error}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -172,7 +180,7 @@ def _validate_command(args: argparse.Namespace, console: Console) -> int:
             scenario = load_scenario(path)
             _local_platform(scenario, path, args=None)
         except ScenarioInvalid as error:
-            console.print(f"[red]invalid[/red] {error}")
+            console.print(_error(error, "invalid"))
             code = ScenarioInvalid.exit_code
             continue
         spec = scenario.spec
@@ -180,24 +188,41 @@ def _validate_command(args: argparse.Namespace, console: Console) -> int:
         checks += len(spec.audit)
         steps = len(spec.steps)
         console.print(
-            f"[green]valid[/green] {path}: {steps} step{'s' * (steps != 1)}, "
-            f"{checks} check{'s' * (checks != 1)}"
+            styled(
+                ("valid", "green"),
+                f" {path}: {steps} step{'s' * (steps != 1)}, {checks} check{'s' * (checks != 1)}",
+            )
         )
     return code
 
 
 def _scenario_files(paths: Sequence[Path]) -> list[Path]:
-    """Files as given; in a directory, its YAML files that hold a ChaosScenario (not stacks)."""
+    """Files as given; in a directory, its YAML files that hold a ChaosScenario (not stacks).
+
+    A directory without one is an error: a CI job must not pass having tested nothing.
+    """
     files: list[Path] = []
     for path in paths:
         if not path.is_dir():
             files.append(path)
             continue
         found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-        files += [file for file in found if _holds_scenario(file)]
-        if not found:
-            raise ScenarioInvalid(f"{path}: no scenario files (*.yaml) in this directory")
+        scenarios = [file for file in found if _holds_scenario(file)]
+        if not scenarios:
+            raise ScenarioInvalid(f"no {KIND} in {path} ({_found_in(path)})")
+        files += scenarios
     return files
+
+
+def _found_in(directory: Path, shown: int = 5) -> str:
+    try:
+        names = sorted(entry.name for entry in directory.iterdir())
+    except OSError as error:
+        return f"cannot list it: {error.strerror or error}"
+    if not names:
+        return "it is empty"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"found: {', '.join(names[:shown])}{more}"
 
 
 def _holds_scenario(path: Path) -> bool:
@@ -211,11 +236,12 @@ def _holds_scenario(path: Path) -> bool:
 def _local_platform(
     scenario: ChaosScenario, path: Path, *, args: argparse.Namespace | None
 ) -> LocalPlatform:
-    override = getattr(args, "stack", None)
-    reference = override or scenario.metadata.annotations.get(STACK_ANNOTATION)
-    if reference is not None and reference != "demo" and override is None:
-        reference = str(path.parent / reference)  # relative to the scenario, like an include
-    platform = LocalPlatform(load_stack(reference))
+    stack = stack_for_scenario(
+        path,
+        annotation=scenario.metadata.annotations.get(STACK_ANNOTATION),
+        override=getattr(args, "stack", None),
+    )
+    platform = LocalPlatform(stack)
     if args is not None and args.log_dir:
         platform.log_dir = args.log_dir / scenario.metadata.name
     return platform
@@ -242,7 +268,7 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
         try:
             code, result = _run_file(path, args, console)
         except TestCoordinatorError as error:
-            _stderr().print(f"[red]error:[/red] {error}")
+            _stderr().print(_error(error))
             code, result = error.exit_code, None
         codes.append(code)
         if result is not None:
@@ -292,10 +318,10 @@ def _write_reports(
         try:
             write(path, results)
         except OSError as error:
-            _stderr().print(f"[red]error:[/red] cannot write {path}: {error.strerror or error}")
+            _stderr().print(_error(f"cannot write {path}: {error.strerror or error}"))
             written = False
         else:
-            console.print(f"{what}: {path.resolve()}")
+            console.print(styled(f"{what}: {path.resolve()}"))
     return written
 
 
@@ -305,18 +331,18 @@ def _run_file(
     scenario = load_scenario(path)
     platform = PLATFORMS[args.platform](scenario, path, args)
     if isinstance(platform, LocalPlatform):
-        console.print(f"service logs: {platform.log_dir}", style="dim")
+        console.print(styled(f"service logs: {platform.log_dir}", style="dim"))
     status, interrupted = asyncio.run(_run_on(platform, scenario, console))
     if status is None:
-        console.print("interrupted before the run began; everything started was stopped")
+        console.print(styled("interrupted before the run began; everything started was stopped"))
         return EXIT_INTERRUPTED, None
     if status.phase is not Phase.INVALID:  # an invalid run has only its message, printed below
         render_summary(console, scenario.metadata.name, status)
     if args.write_status:
         write_status(path, scenario, status)
-        console.print(f"status written to {path}", style="dim")
+        console.print(styled(f"status written to {path}", style="dim"))
     if status.phase is Phase.INVALID:
-        console.print(f"[red]invalid[/red] {path}: {status.message}")
+        console.print(_error(f"{path}: {status.message}", "invalid"))
     if interrupted:
         return EXIT_INTERRUPTED, (scenario, status)
     return _EXIT_BY_PHASE.get(status.phase, 3), (scenario, status)
@@ -328,13 +354,10 @@ def _get_command(args: argparse.Namespace, console: Console) -> int:
         try:
             scenarios.append(load_scenario(path))
         except ScenarioInvalid as error:
-            _stderr().print(f"[red]invalid[/red] {error}")
+            _stderr().print(_error(error, "invalid"))
             code = ScenarioInvalid.exit_code
     if scenarios:
-        table = scenario_table(scenarios, now=datetime.now(UTC))
-        console.print(table, markup=False, highlight=False, soft_wrap=True)
-    elif code == 0:
-        console.print(f"no scenario files in {', '.join(map(str, args.paths))}")
+        console.print(styled(scenario_table(scenarios, now=datetime.now(UTC))))
     return code
 
 
@@ -349,7 +372,9 @@ async def _run_on(
 
     def interrupt(signame: str) -> None:
         abort(f"interrupted by {signame}")
-        console.print(f"[yellow]{signame}: aborting, reverting faults and stopping the stack[/]")
+        console.print(
+            styled(f"{signame}: aborting, reverting faults and stopping the stack", style="yellow")
+        )
         if not running and starting is not None:
             starting.cancel()
 
@@ -357,7 +382,7 @@ async def _run_on(
         loop.add_signal_handler(signum, interrupt, signum.name)
     observer = TerminalObserver(console, scenario=scenario.metadata.name)
     try:
-        console.print(f"starting the {platform.name} platform", style="dim")
+        console.print(styled(f"starting the {platform.name} platform", style="dim"))
         async with platform:
             running = True
             status = await run_scenario(scenario, platform, observer=observer, abort=abort)

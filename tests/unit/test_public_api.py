@@ -22,6 +22,7 @@ PUBLIC = {
     },
     "test_coordinator.platforms": {"Platform", "Workload"},
     "test_coordinator.cli": {"main"},
+    "test_coordinator.entry": {"main"},
 }  # fmt: skip
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "MAX_NODES",
     "Document",
     "Loc",
+    "kind_of",
     "load_scenario",
     "load_yaml",
     "parse_scenario",
@@ -272,7 +273,7 @@ def expect_mapping(data: Any, *, source: str, line: int | None, what: str) -> No
     lc = getattr(data, "lc", None)
     line = lc.line + 1 if lc is not None else line
     where = f"{source}:{line}" if line else source
-    raise ScenarioInvalid(f"{where}: expected a mapping ({what}), got {_kind(data)}")
+    raise ScenarioInvalid(f"{where}: expected a mapping ({what}), got {kind_of(data)}")
 
 
 def plain(node: Any) -> Any:
@@ -486,9 +487,18 @@ def _dotted(loc: Loc) -> str:
     return text
 
 
-def _kind(value: object) -> str:
+def kind_of(value: object) -> str:
+    """What a YAML value is, in YAML's words: ``a list``, ``a mapping``, ``a string``."""
     if value is None:
         return "nothing"
-    if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__}"
+    kinds: tuple[tuple[type, str], ...] = (
+        (Mapping, "a mapping"),
+        (list, "a list"),
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a number"),
+        (str, "a string"),
+    )
+    return next(
+        (name for kind, name in kinds if isinstance(value, kind)), f"a {type(value).__name__}"
+    )

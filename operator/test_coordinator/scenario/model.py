@@ -47,6 +47,7 @@ __all__ = [
     "Metadata",
     "Mode",
     "NoLossProbe",
+    "PortName",
     "Probe",
     "RedisRegistryProbe",
     "RedisStreamSink",
@@ -76,6 +77,11 @@ class SpecModel(BaseModel):
 
 MAX_PORT = 65535
 _PORT_NAME = re.compile(r"[-_.A-Za-z0-9]*[A-Za-z][-_.A-Za-z0-9]*")
+
+
+PortName = Annotated[str, Field(min_length=1, max_length=63, pattern=_PORT_NAME.pattern)]
+"""A port's name: letters, digits, ``-``, ``_`` and ``.``, with at least one letter (so that
+``"8080"`` is not mistaken for a number)."""
 
 
 def _port_ref(value: object) -> int | str:

@@ -777,7 +777,7 @@ def test_a_document_that_is_not_a_mapping_names_its_line(tmp_path: Path) -> None
     assert problem_of_file(path) == f"{path}:3: expected a mapping (a ChaosScenario), got a list"
 
     path.write_text("# a comment\n---\njust words\n")
-    assert problem_of_file(path) == f"{path}:3: expected a mapping (a ChaosScenario), got a str"
+    assert problem_of_file(path) == f"{path}:3: expected a mapping (a ChaosScenario), got a string"
 
 
 def test_a_long_value_is_not_echoed_whole() -> None:
