@@ -433,6 +433,15 @@ def texts(source: str, data: Any, rng: random.Random) -> Iterator[tuple[str, byt
         text = block_yaml.replace("metadata:\n", "metadata:\n" + bomb, 1)
         yield "aliases", text.encode(), line_problem(expected)
 
+    for line, expected in (
+        ("  ? {a: 1}\n  : x\n", "a key must be a plain value"),
+        ("  ? [a, b]\n  : x\n", "a key must be a plain value"),
+        ("  other: !!binary aGVsbG8=\n", "the tag !!binary means nothing"),
+        ("  other: !!set {a}\n", "the tag !!set means nothing"),
+        ("  other: !custom x\n", "the tag !custom means nothing"),
+    ):  # a line more in spec, which is a mapping indented by two
+        text = block_yaml.replace("spec:\n", "spec:\n" + line, 1)
+        yield "tags and keys", text.encode(), line_problem(expected)
     yield "documents", (source + "\n---\n" + source).encode(), line_problem("a second YAML doc")
     yield "documents", as_yaml([data]).encode(), line_problem("expected a mapping")
     yield "documents", b"just a string\n", line_problem("expected a mapping")

@@ -16,12 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
     CollectionEndEvent,
     CollectionStartEvent,
     DocumentStartEvent,
+    MappingStartEvent,
     NodeEvent,
     ScalarEvent,
 )
@@ -184,58 +186,88 @@ def load_document(text: str, *, source: str) -> Document:
 
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+# Explicit tags that still mean a plain value; any other (!!binary, !!set, !custom) means
+# nothing in a scenario.
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
+)
+
+
+@dataclass
+class _Open:
+    """A collection being read: its anchor, the nodes counted before it, and, in a mapping,
+    whether the next node is a key."""
+
+    anchor: str | None
+    before: int
+    mapping: bool
+    key_next: bool = True
 
 
 def _check_shape(text: str, *, source: str) -> int:
     """The line where the one non-empty document starts; ScenarioInvalid naming FILE:LINE when
-    the text is too deep, too large once aliases are expanded, empty, or several documents."""
-    depth = nodes = 0
-    open_anchors: list[tuple[str | None, int]] = []  # per open collection: anchor, nodes before
+    the text is too deep, too large once aliases are expanded, empty, several documents, or
+    uses what a scenario cannot hold (a list or mapping as a key, a tag such as ``!!binary``)."""
+    nodes = 0
+    open_: list[_Open] = []
     sizes: dict[str, int] = {}  # nodes an alias stands for
+    collections: set[str] = set()  # anchors of lists and mappings
     starts: list[int] = []  # lines of the non-empty documents
     at_root = False
     for event in YAML().parse(text):
         line = event.start_mark.line + 1
+
+        def refuse(problem: str, line: int = line) -> ScenarioInvalid:
+            return ScenarioInvalid(f"{source}:{line}: {problem}")
+
         if isinstance(event, DocumentStartEvent):
             at_root = True
             continue
         if isinstance(event, CollectionEndEvent):
-            depth -= 1
-            anchor, before = open_anchors.pop()
-            if anchor is not None:
-                sizes[anchor] = nodes - before
+            closed = open_.pop()
+            if closed.anchor is not None:
+                sizes[closed.anchor] = nodes - closed.before
             continue
         if not isinstance(event, NodeEvent):
             continue
         if at_root and not (isinstance(event, ScalarEvent) and _is_null(event)):
             starts.append(line)
             if len(starts) > 1:
-                raise ScenarioInvalid(
-                    f"{source}:{line}: a second YAML document; a file holds one "
-                    "(remove the --- line, or split the file)"
+                raise refuse(
+                    "a second YAML document; a file holds one (remove the --- line, or split "
+                    "the file)"
                 )
         at_root = False
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!" and tag not in _PLAIN_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            raise refuse(f"the tag {shown} means nothing in a scenario (it holds plain values)")
+        if open_ and open_[-1].mapping:
+            is_key, open_[-1].key_next = open_[-1].key_next, not open_[-1].key_next
+            composite = isinstance(event, CollectionStartEvent) or (
+                isinstance(event, AliasEvent) and event.anchor in collections
+            )
+            if is_key and composite:
+                raise refuse("a key must be a plain value (a name), not a list or a mapping")
         if isinstance(event, AliasEvent):
-            if event.anchor in (anchor for anchor, _ in open_anchors):
-                raise ScenarioInvalid(
-                    f"{source}:{line}: alias *{event.anchor} refers to a node that contains it"
-                )
+            if any(event.anchor == collection.anchor for collection in open_):
+                raise refuse(f"alias *{event.anchor} refers to a node that contains it")
             nodes += sizes.get(event.anchor, 1)  # an unknown anchor: the composer names it
         else:
             nodes += 1
         if nodes > MAX_NODES:
-            raise ScenarioInvalid(
-                f"{source}:{line}: more than {MAX_NODES:,} YAML nodes (an alias counts as "
-                "everything its anchor holds, each time); a scenario has a few hundred"
+            raise refuse(
+                f"more than {MAX_NODES:,} YAML nodes (an alias counts as everything its anchor "
+                "holds, each time); a scenario has a few hundred"
             )
         if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ScenarioInvalid(
-                    f"{source}:{line}: nested more than {MAX_DEPTH} levels deep; "
-                    "a scenario needs about ten"
+            if len(open_) >= MAX_DEPTH:
+                raise refuse(
+                    f"nested more than {MAX_DEPTH} levels deep; a scenario needs about ten"
                 )
-            open_anchors.append((event.anchor, nodes))
+            open_.append(_Open(event.anchor, nodes, isinstance(event, MappingStartEvent)))
+            if event.anchor is not None:
+                collections.add(event.anchor)
         elif isinstance(event, ScalarEvent) and event.anchor is not None:
             sizes[event.anchor] = 1
     if not starts:
@@ -285,6 +317,8 @@ def plain(node: Any) -> Any:
         return [plain(item) for item in node]
     if isinstance(node, ScalarBoolean):
         return bool(node)
+    if isinstance(node, TaggedScalar):  # "!!str 5": the one tag that survives as an object
+        return str(node.value)
     for kind in (bool, int, float, str):
         if isinstance(node, kind):
             return kind(node)

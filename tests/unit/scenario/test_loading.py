@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from test_coordinator.errors import ScenarioInvalid
-from test_coordinator.scenario.loading import load_scenario, load_yaml, parse_scenario
+from test_coordinator.scenario.loading import load_scenario, load_yaml, parse_scenario, plain
 from test_coordinator.scenario.model import (
     AfterCheck,
     ChaosScenario,
@@ -786,3 +786,51 @@ def test_a_long_value_is_not_echoed_whole() -> None:
     assert problem.startswith(f"{SOURCE}:10: spec.targets.risk.mode: input should be ")
     assert "… (100000 characters)" in problem
     assert len(problem) < 300
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a: 1\n? {b: 1}\n: x\n", 2),
+        ("a: 1\n? [b]\n: x\n", 2),
+        ("a: &m {b: 1}\n*m : 2\n", 2),
+        ("a: {[b]: 1}\n", 1),
+    ],
+)
+def test_a_list_or_mapping_as_a_key_is_refused(text: str, line: int) -> None:
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_yaml(text, source=SOURCE)
+
+    assert str(caught.value) == (
+        f"{SOURCE}:{line}: a key must be a plain value (a name), not a list or a mapping"
+    )
+
+
+def test_an_alias_of_a_plain_value_may_be_a_key() -> None:
+    assert load_yaml("a: &k b\n*k : 1\n", source=SOURCE) == {"a": "b", "b": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("a: 1\nb: !!binary aGVsbG8=\n", "!!binary"),
+        ("a: 1\nb: !!set {x}\n", "!!set"),
+        ("a: 1\nb: !custom x\n", "!custom"),
+        ("a: 1\nb: !!python/object:os.system {}\n", "!!python/object:os.system"),
+    ],
+)
+def test_a_tag_beyond_plain_values_is_refused(text: str, shown: str) -> None:
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_yaml(text, source=SOURCE)
+
+    assert str(caught.value) == (
+        f"{SOURCE}:2: the tag {shown} means nothing in a scenario (it holds plain values)"
+    )
+
+
+def test_tags_of_plain_values_are_fine() -> None:
+    text = "a: !!str 5\nb: !!map {c: !!int 1}\nd: !!seq [!!float 1.5, !!bool true, !!null ~]\n"
+
+    loaded = plain(load_yaml(text, source=SOURCE))
+
+    assert loaded == {"a": "5", "b": {"c": 1}, "d": [1.5, True, None]}
