@@ -277,12 +277,14 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
             break
     if len(files) > 1:
         render_suite(console, [(path, code) for path, code in zip(files, codes, strict=False)])
-    if args.json and results:
-        write_json(args.json, results)
-    if args.junit and results:
-        write_junit(args.junit, results)
-    if results and not _write_reports(args, results, console):
-        codes.append(TestCoordinatorError.exit_code)
+    if results:
+        machine = [
+            _written(path, write, results)
+            for path, write in ((args.json, write_json), (args.junit, write_junit))
+            if path is not None
+        ]
+        if not (all(machine) and _write_reports(args, results, console)):
+            codes.append(TestCoordinatorError.exit_code)
     return EXIT_INTERRUPTED if EXIT_INTERRUPTED in codes else max(codes, default=0)
 
 
@@ -315,14 +317,24 @@ def _write_reports(
     ):
         if path is None:
             continue
-        try:
-            write(path, results)
-        except OSError as error:
-            _stderr().print(_error(f"cannot write {path}: {error.strerror or error}"))
-            written = False
-        else:
+        if _written(path, write, results):
             console.print(styled(f"{what}: {path.resolve()}"))
+        else:
+            written = False
     return written
+
+
+Results = Sequence[tuple[ChaosScenario, ScenarioStatus]]
+
+
+def _written(path: Path, write: Callable[[Path, Results], None], results: Results) -> bool:
+    """Whether ``write`` wrote ``path``; if not, why, on stderr (a directory, no permission)."""
+    try:
+        write(path, results)
+    except OSError as error:
+        _stderr().print(_error(f"cannot write {path}: {error.strerror or error}"))
+        return False
+    return True
 
 
 def _run_file(

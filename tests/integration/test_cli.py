@@ -310,6 +310,19 @@ def test_service_output_keeps_its_brackets(workdir: Path, pid_dir: Path) -> None
     assert "[test-coordinator] api exited with code 4" in result.stderr
 
 
+
+def test_a_result_that_cannot_be_written_is_an_error_not_a_traceback(
+    workdir: Path, pid_dir: Path
+) -> None:
+    path = write_scenario(workdir, "crash", CRASH_API)
+    result = run_cli("run", path, "--json", workdir, "--junit", workdir / "nowhere" / "r.xml")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: cannot write {workdir}: Is a directory",
+        f"error: cannot write {workdir / 'nowhere' / 'r.xml'}: No such file or directory",
+    ]
+    assert "Pass" in result.stdout
+
 # --- directories without a scenario, stacks that a scenario chose ----------------------------
 
 
