@@ -44,13 +44,14 @@ from test_coordinator.report import (
 from test_coordinator.report.text import styled, text_console
 from test_coordinator.scenario import KIND, ChaosScenario, Phase, ScenarioStatus, load_scenario
 from test_coordinator.scenario.crd import render_crd
-from test_coordinator.scenario.loading import read_yaml
+from test_coordinator.scenario.reading import read_yaml
 
 __all__ = ["main"]
 
 DEMO_REPORT = Path("reports/risk-monitor-crash.html")
 EXIT_INTERRUPTED = 130
 _EXIT_BY_PHASE = {Phase.SUCCEEDED: 0, Phase.FAILED: 1, Phase.ABORTED: 1, Phase.INVALID: 2}
+Results = Sequence[tuple[ChaosScenario, ScenarioStatus]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -279,7 +280,7 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
         render_suite(console, [(path, code) for path, code in zip(files, codes, strict=False)])
     if results:
         machine = [
-            _written(path, write, results)
+            _written(path, results, write=write)
             for path, write in ((args.json, write_json), (args.junit, write_junit))
             if path is not None
         ]
@@ -317,17 +318,14 @@ def _write_reports(
     ):
         if path is None:
             continue
-        if _written(path, write, results):
+        if _written(path, results, write=write):
             console.print(styled(f"{what}: {path.resolve()}"))
         else:
             written = False
     return written
 
 
-Results = Sequence[tuple[ChaosScenario, ScenarioStatus]]
-
-
-def _written(path: Path, write: Callable[[Path, Results], None], results: Results) -> bool:
+def _written(path: Path, results: Results, *, write: Callable[[Path, Results], None]) -> bool:
     """Whether ``write`` wrote ``path``; if not, why, on stderr (a directory, no permission)."""
     try:
         write(path, results)

@@ -310,7 +310,6 @@ def test_service_output_keeps_its_brackets(workdir: Path, pid_dir: Path) -> None
     assert "[test-coordinator] api exited with code 4" in result.stderr
 
 
-
 def test_a_result_that_cannot_be_written_is_an_error_not_a_traceback(
     workdir: Path, pid_dir: Path
 ) -> None:
@@ -322,6 +321,7 @@ def test_a_result_that_cannot_be_written_is_an_error_not_a_traceback(
         f"error: cannot write {workdir / 'nowhere' / 'r.xml'}: No such file or directory",
     ]
     assert "Pass" in result.stdout
+
 
 # --- directories without a scenario, stacks that a scenario chose ----------------------------
 

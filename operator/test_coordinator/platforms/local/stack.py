@@ -31,15 +31,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.scenario.durations import Duration
-from test_coordinator.scenario.loading import (
-    expect_mapping,
-    format_errors,
-    kind_of,
-    load_document,
-    plain,
-    read_document,
-)
+from test_coordinator.scenario.loading import expect_mapping, format_errors, kind_of, plain
 from test_coordinator.scenario.model import MAX_PORT, NonEmptyStr, PortName, Probe, SpecModel
+from test_coordinator.scenario.reading import load_document, read_document
 
 __all__ = [
     "ServiceSpec",
@@ -119,7 +113,7 @@ def load_stack(path: Path | str | None) -> StackSpec:
     if path is None or str(path) in BUNDLED:
         return _parse(_bundled(str(path or "demo")), source=f"<bundled {path or 'demo'} stack>")
     path = Path(path)
-    document = read_document(path)
+    document = read_document(path, plain_values=True)
     data = document.data
     expect_mapping(data, source=str(path), line=document.line, what="a stack, with services")
     if "extends" in data:
