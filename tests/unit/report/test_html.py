@@ -123,5 +123,5 @@ def test_every_value_from_input_or_a_service_is_escaped() -> None:
     assert tags <= {
         "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "section", "p",
         "dl", "dt", "dd", "table", "tr", "th", "td", "a", "span", "svg", "rect", "text", "line",
-        "g", "i", "details", "summary",
+        "g", "i", "details", "summary", "div",
     }  # fmt: skip
