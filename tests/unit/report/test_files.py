@@ -48,7 +48,7 @@ def test_a_written_result_reads_back_as_it_was(tmp_path: Path, count: int) -> No
     [
         ("[1", "r.json: not JSON: "),
         ("[" * 100_000 + "]" * 100_000, "r.json: not a result: nested too deeply"),
-        (b"{\"a\": \"\xe9\"}", "r.json:1: not UTF-8"),
+        (b'{"a": "\xe9"}', "r.json:1: not UTF-8"),
         ('{"items": []}', "r.json: items: expected a list of results"),
         ("[]", "r.json: expected a result (a scenario with its status)"),
         (
@@ -72,7 +72,7 @@ def test_what_is_not_a_result_is_refused_with_where(
 def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "r.json")
 
-    with pytest.raises(ScenarioInvalid, match="r.json: cannot read: a FIFO, not a regular file"):
+    with pytest.raises(ScenarioInvalid, match=r"r\.json: cannot read: a FIFO, not a regular file"):
         read_results(tmp_path / "r.json")
 
 
