@@ -32,6 +32,7 @@ from test_coordinator.scenario.status import ScenarioStatus
 __all__ = [
     "API_VERSION",
     "KIND",
+    "NETWORK_FAULTS",
     "AfterCheck",
     "AuditApi",
     "AuditCheck",
@@ -51,7 +52,6 @@ __all__ = [
     "LatencyFault",
     "Metadata",
     "Mode",
-    "NETWORK_FAULTS",
     "NetworkFault",
     "NoLossProbe",
     "PartitionFault",
@@ -230,11 +230,19 @@ class HttpProbe(Addressed):
     expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(default=[200], min_length=1)
     body_contains: str | None = None
     max_latency: Duration | None = None
+    body: str | None = Field(
+        default=None, max_length=65536, description="sent with the request (a POST's order)"
+    )
+    content_type: NonEmptyStr = Field(
+        default="application/json", description="the Content-Type of body"
+    )
 
     @model_validator(mode="after")
     def _url_or_target(self) -> HttpProbe:
         if self.url is not None and (self.target is not None or self.address is not None):
             raise ValueError("give either url, or target/address with path, not both")
+        if self.body is not None and self.method in ("GET", "HEAD"):
+            raise ValueError(f"a {self.method} request sends no body: use POST or PUT")
         problem = None if self.url is None else _url_problem(self.url)
         if problem is not None:
             raise ValueError(problem)

@@ -35,7 +35,7 @@ def problems(fault: dict[str, Any], **extra: Any) -> str:
 
 
 def test_every_network_fault_is_timed() -> None:
-    assert NETWORK_FAULTS == {"latency", "bandwidth", "partition", "reset"}
+    assert {"latency", "bandwidth", "partition", "reset"} == NETWORK_FAULTS
     assert NETWORK_FAULTS <= TIMED_FAULTS
     required = {"latency": {"delay": "1s"}, "bandwidth": {"rate": "1MB/s"}}
     for kind in NETWORK_FAULTS:
