@@ -141,8 +141,8 @@ class NetworkFaults:
     """The network faults this process holds, on any number of proxies.
 
     ``apply`` sets a fault's toxics and keeps renewing their lease; ``revert`` removes them,
-    also when another process set them (it had died: the names are fixed). ``close`` removes
-    what is still held and lets go of the control API clients.
+    also when another process set them (it had died: the names are fixed). A control API's
+    client lives while something is held through it; ``close`` removes what is still held.
     """
 
     def __init__(self, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
@@ -172,6 +172,7 @@ class NetworkFaults:
                 await holding.start()
         except BaseException:
             await self._release(held)
+            await self._close_if_idle(proxy.control_url)
             raise
         self._held[key] = held
         leased = all(holding.leased for holding in held)
@@ -185,18 +186,33 @@ class NetworkFaults:
     async def revert(self, fault: FaultSpec, proxy: ProxyAt) -> str:
         """Remove the fault's toxics from ``proxy``; those already gone are fine."""
         held = self._held.pop((proxy.control_url, proxy.name, fault.action), None)
-        if held is not None:
-            for holding in held:
-                await holding.stop()
-            return f"{fault.action} removed from {proxy}"
-        control = self.control(proxy.control_url)
-        for toxic in toxics_for(fault):
-            await control.remove_toxic(proxy.name, toxic.name, missing_ok=True)
-        return f"{fault.action} removed from {proxy} (where another process had set it)"
+        try:
+            if held is not None:
+                for holding in held:
+                    await holding.stop()
+                return f"{fault.action} removed from {proxy}"
+            control = self.control(proxy.control_url)
+            for toxic in toxics_for(fault):
+                await control.remove_toxic(proxy.name, toxic.name, missing_ok=True)
+            return f"{fault.action} removed from {proxy} (where another process had set it)"
+        finally:
+            await self._close_if_idle(proxy.control_url)
 
     async def proxy_names(self, control_url: str) -> list[str]:
         """The proxies the control API at ``control_url`` serves."""
-        return sorted(await self.control(control_url).proxies())
+        try:
+            return sorted(await self.control(control_url).proxies())
+        finally:
+            await self._close_if_idle(control_url)
+
+    async def _close_if_idle(self, url: str) -> None:
+        """Close the client of a control API that holds nothing any more: a platform whose
+        owner never calls ``close`` (one per run) leaves no HTTP session behind."""
+        if any(key[0] == url for key in self._held):
+            return
+        control = self._controls.pop(url, None)
+        if control is not None:
+            await control.close()
 
     async def close(self) -> None:
         """Remove whatever is still held (a revert that failed leaves it to its lease)."""
