@@ -16,6 +16,7 @@ import json
 import logging
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -28,6 +29,13 @@ from rich.text import Text
 from test_coordinator.controller.settings import OperatorSettings
 from test_coordinator.controller.settings import add_arguments as add_operator_arguments
 from test_coordinator.engine import Abort, run_scenario
+from test_coordinator.engine.journal_file import (
+    JournalFile,
+    Leftover,
+    journal_directory,
+    leftovers,
+    repair,
+)
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
 from test_coordinator.history.config import (
     HistoryUrl,
@@ -163,6 +171,12 @@ def _parser() -> argparse.ArgumentParser:
 
     crd = commands.add_parser("crd", help="print the ChaosScenario CRD, generated from the model")
     crd.set_defaults(command=_crd_command)
+
+    recover = commands.add_parser(
+        "recover", help="undo the faults of runs whose runner died (compose projects)"
+    )
+    recover.add_argument("--project", help="only this compose project's runs")
+    recover.set_defaults(command=_recover_command)
 
     operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
     add_operator_arguments(operator)
@@ -353,7 +367,8 @@ def _compose_platform(args: argparse.Namespace) -> Platform:
     # The Docker SDK loads only for the platform that uses it.
     from test_coordinator.platforms.compose import ComposePlatform, project_name
 
-    return ComposePlatform(args.project or project_name(Path()), lease_seconds=args.fault_lease)
+    lease = getattr(args, "fault_lease", DEFAULT_LEASE_SECONDS)  # `recover` has no lease
+    return ComposePlatform(args.project or project_name(Path()), lease_seconds=lease)
 
 
 PLATFORMS: dict[str, Callable[[ChaosScenario, Path, argparse.Namespace], Platform]] = {
@@ -453,8 +468,12 @@ def _run_file(
     if isinstance(platform, LocalPlatform):
         console.print(styled(f"service logs: {platform.log_dir}", style="dim"))
     status, interrupted = asyncio.run(_run_on(platform, scenario, console))
+    if isinstance(platform, LocalPlatform):
+        for note in platform.forced_stops:
+            console.print(styled(f"stack stopped: {note}", style="yellow"))
     if status is None:
-        console.print(styled("interrupted before the run began; everything started was stopped"))
+        touched = "everything started was stopped" if _owns_stack(platform) else "nothing touched"
+        console.print(styled(f"interrupted before the run began; {touched}"))
         return EXIT_INTERRUPTED, None
     if status.phase is not Phase.INVALID:  # an invalid run has only its message, printed below
         render_summary(console, scenario.metadata.name, status)
@@ -489,12 +508,13 @@ async def _run_on(
     loop = asyncio.get_running_loop()
     starting = asyncio.current_task()
     running = False
+    undoing = (
+        "reverting faults and stopping the stack" if _owns_stack(platform) else ("reverting faults")
+    )
 
     def interrupt(signame: str) -> None:
         abort(f"interrupted by {signame}")
-        console.print(
-            styled(f"{signame}: aborting, reverting faults and stopping the stack", style="yellow")
-        )
+        console.print(styled(f"{signame}: aborting, {undoing}", style="yellow"))
         if not running and starting is not None:
             starting.cancel()
 
@@ -504,14 +524,94 @@ async def _run_on(
     try:
         console.print(styled(f"starting the {platform.name} platform", style="dim"))
         async with platform:
+            journal = await _journal_for(platform, scenario, console)
             running = True
-            status = await run_scenario(scenario, platform, observer=observer, abort=abort)
+            status = await run_scenario(
+                scenario,
+                platform,
+                observer=observer,
+                abort=abort,
+                run_id=None if journal is None else journal.run_id,
+                persist=None if journal is None else journal.save,
+            )
+            if journal is not None:
+                journal.close()
         return status, abort.event.is_set() and abort.reason.startswith("interrupted")
     except asyncio.CancelledError:
         return None, True
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def _owns_stack(platform: Platform) -> bool:
+    """Whether the platform started what it runs on (the local stack), and stops it after."""
+    return isinstance(platform, LocalPlatform)
+
+
+async def _journal_for(
+    platform: Platform, scenario: ChaosScenario, console: Console
+) -> JournalFile | None:
+    """Where faults outlive a runner that dies (compose), first undo what dead runners left
+    on this platform, then keep this run's journal on disk."""
+    key = platform.journal_key()
+    if key is None:
+        return None
+    directory = journal_directory()
+    for leftover in leftovers(directory, key=key):
+        await _recover(platform, leftover, console)
+    return JournalFile(
+        directory,
+        platform=platform.name,
+        key=key,
+        where={"project": getattr(platform, "project", "")},
+        scenario=scenario.metadata.name,
+        run_id=uuid.uuid4().hex[:12],
+    )
+
+
+async def _recover(platform: Platform, leftover: Leftover, console: Console) -> bool:
+    """Undo what a dead runner left; False when something could not be undone."""
+    console.print(
+        styled(
+            f"run {leftover.run_id} of {leftover.scenario} ended without undoing its faults "
+            f"(runner pid {leftover.runner_pid} is gone):",
+            style="yellow",
+        )
+    )
+    lines = await repair(platform, leftover)
+    for line in lines or ["nothing was still applied"]:
+        console.print(styled(f"  {line}", style="yellow"))
+    return not any(line.startswith("could not") for line in lines)
+
+
+def _recover_command(args: argparse.Namespace, console: Console) -> int:
+    """Undo the faults of every run whose runner died (compose projects on this engine)."""
+
+    async def recover_all() -> int:
+        found = [
+            leftover
+            for leftover in leftovers(journal_directory())
+            if args.project in (None, leftover.where.get("project"))
+        ]
+        if not found:
+            console.print(styled("nothing to recover: no run left a fault behind"))
+            return 0
+        code = 0
+        for leftover in found:
+            platform = _compose_platform(argparse.Namespace(project=leftover.where.get("project")))
+            if leftover.platform != platform.name or platform.journal_key() != leftover.key:
+                console.print(
+                    styled(f"skipped run {leftover.run_id}: {leftover.key} is not reachable here")
+                )
+                code = TestCoordinatorError.exit_code
+                continue
+            async with platform:
+                if not await _recover(platform, leftover, console):
+                    code = TestCoordinatorError.exit_code
+        return code
+
+    return asyncio.run(recover_all())
 
 
 def _option(parse: Callable[[str], object]) -> Callable[[str], object]:

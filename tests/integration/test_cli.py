@@ -449,6 +449,19 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(
     wait_for(lambda: not [pid for pid in started_pids(pid_dir) if alive(pid)], timeout=10)
 
 
+def test_a_service_the_teardown_had_to_sigkill_is_named(workdir: Path, pid_dir: Path) -> None:
+    stack = {"services": {"api": tiny("api", pid_dir, "--ignore-term", stopGracePeriod="300ms")}}
+    (workdir / "stack.yaml").write_text(json.dumps(stack))
+    path = write_scenario(workdir, "crash", CRASH_API)
+
+    result = run_cli("run", path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "stack stopped: api did not stop within its 300ms grace period: SIGKILL after 0.3"
+    ) in result.stdout, result.stdout
+
+
 PARTITION_API = {
     "steps": [
         {

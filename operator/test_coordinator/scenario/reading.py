@@ -39,6 +39,7 @@ __all__ = [
     "load_document",
     "load_yaml",
     "read_document",
+    "read_text",
     "read_yaml",
 ]
 
@@ -72,7 +73,12 @@ def read_document(path: Path, *, plain_values: bool = False) -> Document:
     return load_document(text, source=str(path), plain_values=plain_values)
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_text(path: Path, *, limit: int) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes (a saved result, say)."""
+    return _decode(_read_bytes(path, limit=limit), source=str(path))
+
+
+def _read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     """The file's bytes; a FIFO, a device or a directory is refused, never opened to wait."""
     try:
         kind = _not_regular(os.stat(path).st_mode)
@@ -81,15 +87,13 @@ def _read_bytes(path: Path) -> bytes:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             with os.fdopen(fd, "rb") as file:
                 kind = _not_regular(os.fstat(file.fileno()).st_mode)
-                data = b"" if kind else file.read(MAX_FILE_BYTES + 1)
+                data = b"" if kind else file.read(limit + 1)
     except OSError as error:
         raise ScenarioInvalid(f"{path}: cannot read: {error.strerror or error}") from None
     if kind is not None:
         raise ScenarioInvalid(f"{path}: cannot read: {kind}, not a regular file")
-    if len(data) > MAX_FILE_BYTES:
-        raise ScenarioInvalid(
-            f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB; a scenario is a few kilobytes"
-        )
+    if len(data) > limit:
+        raise ScenarioInvalid(f"{path}: larger than {limit // 1024} KiB")
     return data
 
 

@@ -494,6 +494,29 @@ async def test_unsupported_fault_is_invalid_before_any_apply() -> None:
     assert stalled.status == "True"
 
 
+class DeletingPlatform(FakePlatform):
+    """Like Kubernetes: a stop is a deletion whose exit the platform cannot see."""
+
+    name = "deleting"
+    reports_graceful_stop = False
+
+
+async def test_require_graceful_stop_is_invalid_where_it_cannot_be_observed() -> None:
+    async with fake({"risk-0": {"app": "risk"}}, DeletingPlatform) as platform:
+        crash = step("restart", "restart", "risk")
+        crash["fault"]["restart"]["requireGracefulStop"] = True
+        chaos = scenario(crash, targets={"risk": {"selector": {"app": "risk"}}})
+
+        status, _ = await run(chaos, platform)
+
+    assert platform.calls == []
+    assert status.phase is Phase.INVALID
+    assert (
+        "spec.steps[0].fault.restart.requireGracefulStop: the deleting platform cannot tell "
+        "whether a workload stopped gracefully"
+    ) in status.message
+
+
 async def test_selector_matching_nothing_is_invalid(platform: FakePlatform) -> None:
     chaos = scenario(
         step("crash", "kill", "ghost"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -205,6 +206,7 @@ async def test_runners_killed_at_random_points_of_a_partition_leave_no_toxic(
     reverting, done); half while they hold the partition, after it was seen to land."""
     scenario = tmp_path / "cut.yaml"
     scenario.write_text(json.dumps(scenario_document("cut", partition("tcp", duration="3s"))))
+    state = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}  # the runners' journals
     rng = random.Random()
     killed_holding = 0
 
@@ -215,6 +217,7 @@ async def test_runners_killed_at_random_points_of_a_partition_leave_no_toxic(
             *("--platform", "compose", "--project", project.name, "--history", "off"),
             *("--fault-lease", f"{LEASE:g}s"),
             cwd=REPO,
+            env=state,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -244,3 +247,14 @@ async def test_runners_killed_at_random_points_of_a_partition_leave_no_toxic(
         assert asyncio.get_running_loop().time() < deadline, f"left behind: {toxics}"
         await asyncio.sleep(0.1)
     await round_trip(f"127.0.0.1:{project.port('PROXY_TCP')}")
+    # What the dead runners journaled is undone by name, with nothing left to undo.
+    recover = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "test_coordinator.cli", "recover", "--project", project.name),
+        env=state,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await recover.communicate()
+    assert recover.returncode == 0, output.decode()
+    assert not list((tmp_path / "state").glob("test-coordinator/journal/*.json")), output.decode()
+    assert await control.toxics("tcp") == []
