@@ -153,7 +153,8 @@ def test_an_unknown_service_exits_2_listing_the_services(
     assert result.returncode == 2, result.stdout + result.stderr
     assert (
         f"selector service=risk: compose project '{demo_stack.name}' has no service 'risk' "
-        "(its services: audit-correlator, order-gateway, redis, risk-monitor)"
+        "(its services: audit-correlator, order-gateway, redis, risk-monitor, "
+        "risk-monitor-proxy)"
     ) in result.stdout
 
 
