@@ -123,7 +123,7 @@ def describe(fault: FaultSpec) -> str:
         case PartitionFault():
             what = f"partition {ways}"
         case _:
-            what = "reset of every connection"
+            what = "reset of new and open connections"
     return what + share
 
 

@@ -156,7 +156,14 @@ async def test_reverting_what_is_not_applied_is_fine_and_a_port_without_proxy_is
         await platform.apply(plain, ECHO)
 
 
-def partition_scenario(port: str) -> dict[str, Any]:
+ECHOES = (
+    "import socket, sys; s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1); "
+    "s.settimeout(0.5); s.sendall(b'x'); sys.exit(s.recv(1) != b'x')"
+)
+
+
+def partition_scenario(port: str, *, echo_at: int) -> dict[str, Any]:
+    """A partition of ``port``, after which the echo must answer at ``echo_at`` again."""
     return {
         "targets": {"echo": {"selector": {"app": "echo"}}},
         "steadyState": [{"name": "echo answers", "tcp": {"target": "echo", "port": "tcp"}}],
@@ -168,16 +175,7 @@ def partition_scenario(port: str) -> dict[str, Any]:
                 "after": [
                     {
                         "name": "echo answers through the proxy",
-                        "command": {
-                            "argv": [
-                                sys.executable,
-                                "-c",
-                                "import socket, sys; s = socket.create_connection(('127.0.0.1', "
-                                "int(sys.argv[1])), 1); s.settimeout(0.5); s.sendall(b'x'); "
-                                "sys.exit(s.recv(1) != b'x')",
-                                str(port),
-                            ]
-                        },
+                        "command": {"argv": [sys.executable, "-c", ECHOES, str(echo_at)]},
                         "within": "5s",
                     }
                 ],
@@ -188,9 +186,7 @@ def partition_scenario(port: str) -> dict[str, Any]:
 
 
 async def test_a_run_journals_applies_and_reverts_a_partition(platform: LocalPlatform) -> None:
-    spec = partition_scenario("tcp")
-    proxied = str(platform.proxy_ports["echo"]["tcp"])
-    spec["steps"][0]["after"][0]["command"]["argv"][-1] = proxied
+    spec = partition_scenario("tcp", echo_at=platform.proxy_ports["echo"]["tcp"])
     status = await run_scenario(chaos_scenario("net", spec), platform)
     assert (status.phase, status.verdict) == (Phase.SUCCEEDED, Verdict.PASS), status.message
     [applied] = status.faults
@@ -203,7 +199,8 @@ async def test_a_run_journals_applies_and_reverts_a_partition(platform: LocalPla
 async def test_a_run_on_a_port_no_proxy_fronts_is_invalid_before_anything(
     platform: LocalPlatform,
 ) -> None:
-    status = await run_scenario(chaos_scenario("net", partition_scenario("plain")), platform)
+    spec = partition_scenario("plain", echo_at=platform.ports["echo"]["plain"])
+    status = await run_scenario(chaos_scenario("net", spec), platform)
     assert status.phase is Phase.INVALID
     assert "spec.steps[0].fault.partition: no fault proxy fronts port plain" in status.message
     assert status.faults == []
