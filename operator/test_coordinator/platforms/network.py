@@ -153,7 +153,7 @@ class NetworkFaults:
         self._held: dict[_Key, list[HeldToxic]] = {}
 
     def control(self, url: str) -> ProxyControl:
-        """The client of the control API at ``url`` (one per URL, kept until ``close``)."""
+        """The client of the control API at ``url``: one per URL, kept while it holds."""
         control = self._controls.get(url)
         if control is None:
             control = self._controls[url] = ProxyControl(url)
@@ -188,8 +188,14 @@ class NetworkFaults:
         held = self._held.pop((proxy.control_url, proxy.name, fault.action), None)
         try:
             if held is not None:
-                for holding in held:
-                    await holding.stop()
+                failed: list[ProxyControlError] = []
+                for holding in held:  # each stops renewing, whether or not its removal fails
+                    try:
+                        await holding.stop()
+                    except ProxyControlError as error:
+                        failed.append(error)
+                if failed:
+                    raise failed[0]
                 return f"{fault.action} removed from {proxy}"
             control = self.control(proxy.control_url)
             for toxic in toxics_for(fault):
