@@ -385,7 +385,7 @@ INTERRUPT_POINTS = [
     ("asyncio", 0.0),
     ("rich", 0.0),
     ("pydantic", 0.0),
-    ("grpc", 0.0),
+    ("ruamel.yaml", 0.0),
     ("test_coordinator.engine", 0.0),
     ("test_coordinator.cli", 0.0),
     ("test_coordinator.cli", 0.3),
