@@ -14,8 +14,8 @@ from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
-from test_coordinator.controller.metrics import Metrics
 from test_coordinator.controller.settings import OperatorSettings
+from test_coordinator.reconcile.metrics import Metrics
 
 __all__ = ["HealthServers", "start_health"]
 

@@ -11,10 +11,10 @@ import kopf
 
 from test_coordinator.controller.handlers import Controller, build_registry
 from test_coordinator.controller.health import start_health
-from test_coordinator.controller.metrics import Metrics
 from test_coordinator.controller.settings import OperatorSettings
-from test_coordinator.controller.supervisor import Environment
 from test_coordinator.platforms.kubernetes import connect
+from test_coordinator.reconcile.metrics import Metrics
+from test_coordinator.reconcile.reconciler import Environment
 
 __all__ = ["operate", "run_operator"]
 
@@ -34,7 +34,13 @@ def run_operator(settings: OperatorSettings) -> int:
 async def operate(settings: OperatorSettings, *, stop: asyncio.Event | None = None) -> None:
     client = connect()
     metrics = Metrics()
-    controller = Controller(Environment(client, settings, metrics))
+    env = Environment(
+        metrics,
+        front_end="operator",
+        give_up_after=settings.give_up_after,
+        status_interval=settings.status_interval,
+    )
+    controller = Controller(env, client, operator_namespace=settings.operator_namespace)
     registry = build_registry(controller)
 
     @kopf.on.login(registry=registry)
