@@ -33,7 +33,7 @@ from test_coordinator.history.config import (
     parse_history_url,
 )
 from test_coordinator.platforms import Platform
-from test_coordinator.platforms.local import LocalPlatform, load_stack
+from test_coordinator.platforms.local import STACK_ANNOTATION, LocalPlatform, platform_for
 from test_coordinator.report import (
     TerminalObserver,
     read_results,
@@ -49,13 +49,13 @@ from test_coordinator.report import (
 from test_coordinator.scenario import KIND, ChaosScenario, Phase, ScenarioStatus, load_scenario
 from test_coordinator.scenario.crd import render_crd
 from test_coordinator.scenario.loading import read_yaml
+from test_coordinator.service import commands as service_commands
 
 if TYPE_CHECKING:
     from test_coordinator.history import RunRecord, Trend
 
 __all__ = ["main"]
 
-STACK_ANNOTATION = "chaos.tse.dev/local-stack"
 DEMO_REPORT = Path("reports/risk-monitor-crash.html")
 EXIT_INTERRUPTED = 130
 _EXIT_BY_PHASE = {Phase.SUCCEEDED: 0, Phase.FAILED: 1, Phase.ABORTED: 1, Phase.INVALID: 2}
@@ -139,7 +139,26 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument(
         "paths", type=Path, nargs="*", default=[Path()], help="files or directories (default: .)"
     )
+    service_commands.add_remote_arguments(get, required=False)
     get.set_defaults(command=_get_command)
+
+    serve = commands.add_parser(
+        "serve", help="reconcile the scenario files of a directory, with an HTTP API"
+    )
+    service_commands.add_serve_arguments(serve, history=_add_serve_history_options)
+    serve.set_defaults(command=_serve_command)
+
+    apply = commands.add_parser("apply", help="create or change a scenario on a serve (--server)")
+    apply.add_argument("-f", "--filename", type=Path, required=True, metavar="FILE")
+    service_commands.add_remote_arguments(apply, required=True)
+    apply.set_defaults(command=service_commands.apply_command)
+
+    delete = commands.add_parser(
+        "delete", help="delete a scenario on a serve (--server): its run aborted, faults undone"
+    )
+    delete.add_argument("name")
+    service_commands.add_remote_arguments(delete, required=True)
+    delete.set_defaults(command=service_commands.delete_command)
 
     crd = commands.add_parser("crd", help="print the ChaosScenario CRD, generated from the model")
     crd.set_defaults(command=_crd_command)
@@ -179,6 +198,21 @@ def _operator_command(args: argparse.Namespace, console: Console) -> int:
     from test_coordinator.controller.main import run_operator  # kopf loads for this command only
 
     return run_operator(OperatorSettings.from_args(args))
+
+
+def _serve_command(args: argparse.Namespace, console: Console) -> int:
+    return service_commands.serve_command(args, _history_url(args))
+
+
+def _add_serve_history_options(parser: argparse.ArgumentParser) -> None:
+    _add_history_option(parser)
+    parser.add_argument(
+        "--history-retention",
+        type=_option(_retention),
+        default="90d",
+        metavar="AGE",
+        help="delete recorded runs older than this, or off (default 90d)",
+    )
 
 
 def _proxy_command(args: argparse.Namespace, console: Console) -> int:
@@ -281,14 +315,8 @@ def _holds_scenario(path: Path) -> bool:
 def _local_platform(
     scenario: ChaosScenario, path: Path, *, args: argparse.Namespace | None
 ) -> LocalPlatform:
-    override = getattr(args, "stack", None)
-    reference = override or scenario.metadata.annotations.get(STACK_ANNOTATION)
-    if reference is not None and reference != "demo" and override is None:
-        reference = str(path.parent / reference)  # relative to the scenario, like an include
-    platform = LocalPlatform(load_stack(reference))
-    if args is not None and args.log_dir:
-        platform.log_dir = args.log_dir / scenario.metadata.name
-    return platform
+    log_dir = args.log_dir if args is not None else None
+    return platform_for(scenario, path, stack=getattr(args, "stack", None), log_dir=log_dir)
 
 
 def _compose_platform(args: argparse.Namespace) -> Platform:
@@ -401,6 +429,8 @@ def _run_file(
 
 
 def _get_command(args: argparse.Namespace, console: Console) -> int:
+    if args.server is not None:
+        return service_commands.remote_get(args, console)
     scenarios, code = [], 0
     for path in _scenario_files(args.paths):
         try:

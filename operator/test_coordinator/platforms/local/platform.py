@@ -13,13 +13,33 @@ from pathlib import Path
 from test_coordinator.checks import ProbeContext, observe
 from test_coordinator.errors import PlatformError, ServiceStartFailed
 from test_coordinator.platforms.base import Applied, Platform, Workload
-from test_coordinator.platforms.local.stack import StackSpec, allocate_ports, resolve_placeholders
+from test_coordinator.platforms.local.stack import (
+    StackSpec,
+    allocate_ports,
+    load_stack,
+    resolve_placeholders,
+)
 from test_coordinator.platforms.local.supervisor import ServiceProcess
-from test_coordinator.scenario.model import FaultSpec, RestartFault, StopFault
+from test_coordinator.scenario.model import ChaosScenario, FaultSpec, RestartFault, StopFault
 
-__all__ = ["LocalPlatform"]
+__all__ = ["STACK_ANNOTATION", "LocalPlatform", "platform_for"]
 
 LOOPBACK = "127.0.0.1"
+STACK_ANNOTATION = "chaos.tse.dev/local-stack"
+
+
+def platform_for(
+    scenario: ChaosScenario, path: Path, *, stack: str | None = None, log_dir: Path | None = None
+) -> LocalPlatform:
+    """The stack ``scenario`` runs on: ``stack`` if given, else its annotation (a path
+    relative to the scenario file, like an include), else the bundled demo stack."""
+    reference = stack or scenario.metadata.annotations.get(STACK_ANNOTATION)
+    if reference is not None and reference != "demo" and stack is None:
+        reference = str(path.parent / reference)
+    platform = LocalPlatform(load_stack(reference))
+    if log_dir is not None:
+        platform.log_dir = log_dir / scenario.metadata.name
+    return platform
 
 
 class LocalPlatform(Platform):
