@@ -32,5 +32,6 @@ def configure_logging(level: str, log_format: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "docker", "urllib3", "httpx", "httpcore", "asyncio"):
+    noisy_loggers = ("aiohttp.access", "docker", "urllib3", "httpx", "asyncio", "alembic")
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
