@@ -191,9 +191,9 @@ class _Api:
                 path = self.catalog.directory.write(filename, text)
             except (OSError, TestCoordinatorError) as error:
                 return _error(409, f"cannot write {filename}: {error}")
-            if existing is not None:  # the status is the service's: kept in the new file
-                await existing.host.write_status(existing.reconciler.compose())
-            signature = Signature.of(os.lstat(path))
+        if existing is not None:  # the status is the service's: kept in the new file
+            await existing.host.write_status(existing.reconciler.compose())
+        signature = Signature.of(os.lstat(path))
         self.catalog.poke(path, signature)
         await self.catalog.sync()
         scenario_now = self.catalog.scenarios.get(name)
