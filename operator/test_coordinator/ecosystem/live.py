@@ -105,8 +105,15 @@ class LiveSettings:
             log.warning("chaos injection %s (%s)", state, source)
         self.switch.set(enabled, source=source)
 
-    async def watch_redis(self, url: str, *, every: float = POLL_SECONDS) -> None:
-        """Read the configuration hash every ``every`` seconds, forever (cancel to stop)."""
+    async def watch_redis(
+        self,
+        url: str,
+        *,
+        every: float = POLL_SECONDS,
+        on_back: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Read the configuration hash every ``every`` seconds, forever (cancel to stop);
+        ``on_back`` when Redis answers again after it did not (a registration to renew)."""
         client = aioredis.Redis.from_url(
             url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0
         )
@@ -128,6 +135,7 @@ class LiveSettings:
                     if lost:
                         log.warning("configuration in Redis readable again")
                         lost = False
+                        on_back()
                     if values != seen:
                         seen = values
                         where = f"the Redis hash {self.config_key}"

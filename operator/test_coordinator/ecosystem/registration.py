@@ -80,6 +80,10 @@ class Registration:
             except TimeoutError:
                 pass
 
+    def refresh(self) -> None:
+        """Write the registration now (Redis is back, and may have lost it)."""
+        self._wake.set()
+
     def set_status(self, status: str) -> None:
         """``healthy``, ``draining``: written at once by the running heartbeat."""
         self.status = status

@@ -365,8 +365,10 @@ class ScenarioReconciler:
         persist: Callable[[Journal], Any],
         observer: RunObserver,
     ) -> ScenarioStatus:
+        started = self.env.switch.enabled  # off: the engine ends the run touching nothing
         try:
-            await platform.start()
+            if started:
+                await platform.start()
             return await run_scenario(
                 run.scenario,
                 platform,
@@ -378,7 +380,8 @@ class ScenarioReconciler:
                 time_limit=self.env.time_limit(),
             )
         finally:
-            await platform.close()
+            if started:
+                await platform.close()
 
     async def _finished(self, run: ActiveRun, status: ScenarioStatus) -> None:
         status.run_id, status.observed_generation = run.run_id, run.generation

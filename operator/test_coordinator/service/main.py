@@ -188,7 +188,6 @@ async def serve(
         await _repair_orphans(catalog, platforms)
         spawn(catalog.run(), "scan")
         if settings.redis_url:
-            spawn(live.watch_redis(settings.redis_url), "configuration")
             registration = Registration(
                 settings.redis_url,
                 name=settings.service_name,
@@ -198,6 +197,7 @@ async def serve(
                 grpc_port=grpc_port,
             )
             spawn(registration.run(), "registration")
+            spawn(live.watch_redis(settings.redis_url, on_back=registration.refresh), "config")
         if store is not None and options.history_retention is not None:
             from test_coordinator.history import enforce_retention
 
