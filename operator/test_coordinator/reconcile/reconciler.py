@@ -217,8 +217,8 @@ class ScenarioReconciler:
 
     async def _recover(self) -> None:
         """Undo what the status says is still applied, and end a run a restart interrupted."""
+        outstanding = self.host.recorded_faults(self.shown)  # may say which run it was
         interrupted = self.shown.phase in (Phase.RUNNING, Phase.PENDING) and bool(self.shown.run_id)
-        outstanding = self.host.recorded_faults(self.shown)
         overlapping = [h for h in self.history if h.phase is Phase.RUNNING]
         for summary in overlapping:  # runs beside the one shown (Allow): interrupted as well
             summary.phase, summary.finished_at = Phase.ABORTED, utcnow()
@@ -341,8 +341,8 @@ class ScenarioReconciler:
             if keeper is None:  # the status is the journal: it must be written first
                 await self.writer.write_now()
             else:
-                await keeper.save(journal)
-                self.writer.request()
+                await keeper.save(journal)  # the journal first; then the status, where it can
+                await self.writer.write_now(quiet=True)
 
         observers = [RunStatusObserver(self, run), *self.env.observers(run.scenario)]
         try:

@@ -15,7 +15,7 @@ from test_coordinator.platforms.base import Platform
 from test_coordinator.reconcile.host import JournalKeeper, ScenarioHost
 from test_coordinator.report.status_file import write_status_block
 from test_coordinator.scenario.model import ChaosScenario
-from test_coordinator.scenario.status import FaultStatus, ScenarioStatus
+from test_coordinator.scenario.status import FaultStatus, Phase, ScenarioStatus
 from test_coordinator.service.files import ScenarioDirectory, remove_abort_annotation
 from test_coordinator.service.platforms import PlatformChoice
 
@@ -110,6 +110,11 @@ class FileHost(ScenarioHost):
         that the status says which were reverted), added where the file lags behind."""
         faults = []
         for leftover in self.leftovers:
+            if leftover.run_id != shown.run_id and leftover.journal.outstanding():
+                # The file never showed that run (killed before its status was written):
+                # it is the run that was interrupted.
+                shown.run_id, shown.phase, shown.faults = leftover.run_id, Phase.RUNNING, []
+                shown.started_at = leftover.journal.entries[0].journaled_at
             for entry in leftover.journal.outstanding():
                 recorded = entry.to_status()
                 shown_as = next(
