@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from test_coordinator.controller.settings import OperatorSettings
 from test_coordinator.controller.settings import add_arguments as add_operator_arguments
 from test_coordinator.engine import Abort, run_scenario
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
+from test_coordinator.history.config import ENVIRONMENT_VARIABLE as HISTORY_VARIABLE
 from test_coordinator.history.config import (
     HistoryUrl,
     history_url_from,
@@ -165,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
 
     operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
     add_operator_arguments(operator)
+    _add_serve_history_options(operator)
     operator.set_defaults(command=_operator_command)
 
     proxy = commands.add_parser(
@@ -197,7 +200,10 @@ def _crd_command(args: argparse.Namespace, console: Console) -> int:
 def _operator_command(args: argparse.Namespace, console: Console) -> int:
     from test_coordinator.controller.main import run_operator  # kopf loads for this command only
 
-    return run_operator(OperatorSettings.from_args(args))
+    # In a pod the per-user default file would be on a read-only root: off unless asked for.
+    asked = args.history is not None or os.environ.get(HISTORY_VARIABLE)
+    history = _history_url(args) if asked else None
+    return run_operator(OperatorSettings.from_args(args, history=history))
 
 
 def _serve_command(args: argparse.Namespace, console: Console) -> int:

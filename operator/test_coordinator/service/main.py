@@ -147,7 +147,10 @@ async def serve(
 
     def finished(scenario: ChaosScenario, status: ScenarioStatus, source: str) -> None:
         if store is not None:
-            spawn(_record(store, scenario, status, platforms.name, source), "record run")
+            recording = _record(
+                store, scenario, status=status, platform=platforms.name, source=source
+            )
+            spawn(recording, "record run")
 
     env = Environment(
         metrics,
@@ -204,7 +207,16 @@ async def serve(
             spawn(enforce_retention(store, retention=options.history_retention), "retention")
         state.serving = True
         await health.serving(True)
-        _announce(options, directory, platforms, http_port, grpc_port, token, read_only, live)
+        _announce(
+            options,
+            directory=directory,
+            platforms=platforms,
+            http_port=http_port,
+            grpc_port=grpc_port,
+            token=token,
+            read_only=read_only,
+            live=live,
+        )
         await stop.wait()
     finally:
         log.info("stopping: no new runs; aborting the runs in progress")
@@ -258,7 +270,7 @@ async def _repair_orphans(catalog: Catalog, platforms: PlatformChoice) -> None:
 
 
 async def _record(
-    store: Any, scenario: ChaosScenario, status: ScenarioStatus, platform: str, source: str
+    store: Any, scenario: ChaosScenario, *, status: ScenarioStatus, platform: str, source: str
 ) -> None:
     from test_coordinator.history import HistoryUnavailable
 
@@ -270,6 +282,7 @@ async def _record(
 
 def _announce(
     options: ServeOptions,
+    *,
     directory: ScenarioDirectory,
     platforms: PlatformChoice,
     http_port: int,
