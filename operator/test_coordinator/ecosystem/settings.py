@@ -83,8 +83,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment as ``SettingsLayers.gather`` read it (a process's own, or a test's),
+        # so that what is merged is what ``origin`` reports.
         lower = [InitSettingsSource(settings_cls, dict(values)) for values in _LOWER.get()]
-        return (init_settings, env_settings, *lower)
+        return (init_settings, *lower)
 
 
 _LOWER: ContextVar[tuple[Mapping[str, Any], ...]] = ContextVar("lower_layers", default=())
@@ -140,7 +142,7 @@ class SettingsLayers:
             {key: value for key, value in layer.values.items() if key != KILL_SWITCH}
             for layer in self.lower
         )
-        token = _LOWER.set(lower)
+        token = _LOWER.set((self.environment.values, *lower))
         try:
             return Settings(**self.flags.values)
         except ValidationError as error:

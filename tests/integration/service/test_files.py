@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,12 @@ from tests.integration.service.conftest import (
     until,
 )
 from tests.integration.stacks import process_state, started_pids
+
+
+def dashboard(service: object) -> str:
+    url = service.url + "/"  # type: ignore[attr-defined]
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return str(response.read().decode())
 
 
 def finished(service: object, path: Path, *, runs: int = 1, within: float = 30) -> dict:
@@ -57,6 +64,17 @@ def test_a_saved_file_runs_once_and_only_a_spec_change_reruns(start_service: Sta
     assert [h["verdict"] for h in status["history"]] == ["Pass", "Pass"]
     _, listed = service.request("GET", "/api/v1/scenarios/crash")
     assert listed["generation"] == 2
+
+    # Both runs recorded in the history, and the dashboard on the same port shows them.
+    page = until(
+        lambda: (lambda text: "crash" in text and "of 2<" in text and text)(dashboard(service)),
+        within=10,
+        what="the dashboard listing the scenario's two runs",
+    )
+    assert "100%" in page
+    with urllib.request.urlopen(service.url + "/metrics", timeout=10) as response:  # type: ignore[attr-defined]
+        metrics = response.read().decode()
+    assert 'test_coordinator_runs_total{phase="Succeeded",verdict="Pass"} 2.0' in metrics
 
 
 def test_an_editors_save_and_a_rename_keep_the_run(start_service: StartService) -> None:
