@@ -3,6 +3,9 @@ over the engine.
 
 Exit codes: 0 pass, 1 fail (or inconclusive, or aborted), 2 invalid input, 3 platform or
 runtime error, 130 interrupted.
+
+Every line printed is ``rich.text.Text`` built by ``styled`` on a ``text_console``: names, file
+names, messages and service output are shown as they are, never read as markup.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -26,6 +30,13 @@ from rich.text import Text
 from test_coordinator.controller.settings import OperatorSettings
 from test_coordinator.controller.settings import add_arguments as add_operator_arguments
 from test_coordinator.engine import Abort, run_scenario
+from test_coordinator.engine.journal_file import (
+    JournalFile,
+    Leftover,
+    journal_directory,
+    leftovers,
+    repair,
+)
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
 from test_coordinator.history.config import ENVIRONMENT_VARIABLE as HISTORY_VARIABLE
 from test_coordinator.history.config import (
@@ -48,9 +59,10 @@ from test_coordinator.report import (
     write_markdown,
     write_status,
 )
+from test_coordinator.report.text import styled, text_console
 from test_coordinator.scenario import KIND, ChaosScenario, Phase, ScenarioStatus, load_scenario
 from test_coordinator.scenario.crd import render_crd
-from test_coordinator.scenario.loading import read_yaml
+from test_coordinator.scenario.reading import read_yaml
 from test_coordinator.service import commands as service_commands
 
 if TYPE_CHECKING:
@@ -61,6 +73,7 @@ __all__ = ["main"]
 DEMO_REPORT = Path("reports/risk-monitor-crash.html")
 EXIT_INTERRUPTED = 130
 _EXIT_BY_PHASE = {Phase.SUCCEEDED: 0, Phase.FAILED: 1, Phase.ABORTED: 1, Phase.INVALID: 2}
+Results = Sequence[tuple[ChaosScenario, ScenarioStatus]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,18 +82,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; logs read better wider.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120, soft_wrap=True)
+    console = text_console()
     try:
         code: int = args.command(args, console)
     except TestCoordinatorError as error:
-        _stderr().print(f"[red]error:[/red] {error}")
+        _stderr().print(_error(error))
         return error.exit_code
     return code
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return text_console(stderr=True)
+
+
+def _error(error: object, label: str = "error:") -> Text:
+    return styled((label, "red"), f" {error}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -164,6 +180,12 @@ def _parser() -> argparse.ArgumentParser:
 
     crd = commands.add_parser("crd", help="print the ChaosScenario CRD, generated from the model")
     crd.set_defaults(command=_crd_command)
+
+    recover = commands.add_parser(
+        "recover", help="undo the faults of runs whose runner died (compose projects)"
+    )
+    recover.add_argument("--project", help="only this compose project's runs")
+    recover.set_defaults(command=_recover_command)
 
     operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
     add_operator_arguments(operator)
@@ -282,7 +304,7 @@ def _validate_command(args: argparse.Namespace, console: Console) -> int:
             scenario = load_scenario(path)
             _local_platform(scenario, path, args=None)
         except ScenarioInvalid as error:
-            console.print(f"[red]invalid[/red] {error}")
+            console.print(_error(error, "invalid"))
             code = ScenarioInvalid.exit_code
             continue
         spec = scenario.spec
@@ -290,24 +312,41 @@ def _validate_command(args: argparse.Namespace, console: Console) -> int:
         checks += len(spec.audit)
         steps = len(spec.steps)
         console.print(
-            f"[green]valid[/green] {path}: {steps} step{'s' * (steps != 1)}, "
-            f"{checks} check{'s' * (checks != 1)}"
+            styled(
+                ("valid", "green"),
+                f" {path}: {steps} step{'s' * (steps != 1)}, {checks} check{'s' * (checks != 1)}",
+            )
         )
     return code
 
 
 def _scenario_files(paths: Sequence[Path]) -> list[Path]:
-    """Files as given; in a directory, its YAML files that hold a ChaosScenario (not stacks)."""
+    """Files as given; in a directory, its YAML files that hold a ChaosScenario (not stacks).
+
+    A directory without one is an error: a CI job must not pass having tested nothing.
+    """
     files: list[Path] = []
     for path in paths:
         if not path.is_dir():
             files.append(path)
             continue
         found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-        files += [file for file in found if _holds_scenario(file)]
-        if not found:
-            raise ScenarioInvalid(f"{path}: no scenario files (*.yaml) in this directory")
+        scenarios = [file for file in found if _holds_scenario(file)]
+        if not scenarios:
+            raise ScenarioInvalid(f"no {KIND} in {path} ({_found_in(path)})")
+        files += scenarios
     return files
+
+
+def _found_in(directory: Path, shown: int = 5) -> str:
+    try:
+        names = sorted(entry.name for entry in directory.iterdir())
+    except OSError as error:
+        return f"cannot list it: {error.strerror or error}"
+    if not names:
+        return "it is empty"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"found: {', '.join(names[:shown])}{more}"
 
 
 def _holds_scenario(path: Path) -> bool:
@@ -348,7 +387,7 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
         try:
             code, result = _run_file(path, args, console)
         except TestCoordinatorError as error:
-            _stderr().print(f"[red]error:[/red] {error}")
+            _stderr().print(_error(error))
             code, result = error.exit_code, None
         codes.append(code)
         if result is not None:
@@ -358,12 +397,15 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
             break
     if len(files) > 1:
         render_suite(console, [(path, code) for path, code in zip(files, codes, strict=False)])
-    if args.json and results:
-        write_json(args.json, results)
-    if args.junit and results:
-        write_junit(args.junit, results)
-    if results and not _write_reports(args, results, console):
-        codes.append(TestCoordinatorError.exit_code)
+    if results:
+        machine = [
+            _written(path, results, write=write)
+            for path, write in ((args.json, write_json), (args.junit, write_junit))
+            if path is not None
+        ]
+        for_people = _write_reports(args, results, console)  # also when a file above failed
+        if not (all(machine) and for_people):
+            codes.append(TestCoordinatorError.exit_code)
     if results and history is not None:
         recorded = [(*result, path) for result, path in zip(results, sources, strict=True)]
         _record_history(history, args, recorded, console)
@@ -401,14 +443,21 @@ def _write_reports(
     ):
         if path is None:
             continue
-        try:
-            write(path, results)
-        except OSError as error:
-            _stderr().print(f"[red]error:[/red] cannot write {path}: {error.strerror or error}")
-            written = False
+        if _written(path, results, write=write):
+            console.print(styled(f"{what}: {path.resolve()}"))
         else:
-            console.print(f"{what}: {path.resolve()}")
+            written = False
     return written
+
+
+def _written(path: Path, results: Results, *, write: Callable[[Path, Results], None]) -> bool:
+    """Whether ``write`` wrote ``path``; if not, why, on stderr (a directory, no permission)."""
+    try:
+        write(path, results)
+    except OSError as error:
+        _stderr().print(_error(f"cannot write {path}: {error.strerror or error}"))
+        return False
+    return True
 
 
 def _run_file(
@@ -417,18 +466,22 @@ def _run_file(
     scenario = load_scenario(path)
     platform = PLATFORMS[args.platform](scenario, path, args)
     if isinstance(platform, LocalPlatform):
-        console.print(f"service logs: {platform.log_dir}", style="dim")
+        console.print(styled(f"service logs: {platform.log_dir}", style="dim"))
     status, interrupted = asyncio.run(_run_on(platform, scenario, console))
+    if isinstance(platform, LocalPlatform):
+        for note in platform.forced_stops:
+            console.print(styled(f"stack stopped: {note}", style="yellow"))
     if status is None:
-        console.print("interrupted before the run began; everything started was stopped")
+        touched = "everything started was stopped" if _owns_stack(platform) else "nothing touched"
+        console.print(styled(f"interrupted before the run began; {touched}"))
         return EXIT_INTERRUPTED, None
     if status.phase is not Phase.INVALID:  # an invalid run has only its message, printed below
         render_summary(console, scenario.metadata.name, status)
     if args.write_status:
         write_status(path, scenario, status)
-        console.print(f"status written to {path}", style="dim")
+        console.print(styled(f"status written to {path}", style="dim"))
     if status.phase is Phase.INVALID:
-        console.print(f"[red]invalid[/red] {path}: {status.message}")
+        console.print(_error(f"{path}: {status.message}", "invalid"))
     if interrupted:
         return EXIT_INTERRUPTED, (scenario, status)
     return _EXIT_BY_PHASE.get(status.phase, 3), (scenario, status)
@@ -442,13 +495,10 @@ def _get_command(args: argparse.Namespace, console: Console) -> int:
         try:
             scenarios.append(load_scenario(path))
         except ScenarioInvalid as error:
-            _stderr().print(f"[red]invalid[/red] {error}")
+            _stderr().print(_error(error, "invalid"))
             code = ScenarioInvalid.exit_code
     if scenarios:
-        table = scenario_table(scenarios, now=datetime.now(UTC))
-        console.print(table, markup=False, highlight=False, soft_wrap=True)
-    elif code == 0:
-        console.print(f"no scenario files in {', '.join(map(str, args.paths))}")
+        console.print(styled(scenario_table(scenarios, now=datetime.now(UTC))))
     return code
 
 
@@ -460,10 +510,13 @@ async def _run_on(
     loop = asyncio.get_running_loop()
     starting = asyncio.current_task()
     running = False
+    undoing = (
+        "reverting faults and stopping the stack" if _owns_stack(platform) else ("reverting faults")
+    )
 
     def interrupt(signame: str) -> None:
         abort(f"interrupted by {signame}")
-        console.print(f"[yellow]{signame}: aborting, reverting faults and stopping the stack[/]")
+        console.print(styled(f"{signame}: aborting, {undoing}", style="yellow"))
         if not running and starting is not None:
             starting.cancel()
 
@@ -471,16 +524,96 @@ async def _run_on(
         loop.add_signal_handler(signum, interrupt, signum.name)
     observer = TerminalObserver(console, scenario=scenario.metadata.name)
     try:
-        console.print(f"starting the {platform.name} platform", style="dim")
+        console.print(styled(f"starting the {platform.name} platform", style="dim"))
         async with platform:
+            journal = await _journal_for(platform, scenario, console)
             running = True
-            status = await run_scenario(scenario, platform, observer=observer, abort=abort)
+            status = await run_scenario(
+                scenario,
+                platform,
+                observer=observer,
+                abort=abort,
+                run_id=None if journal is None else journal.run_id,
+                persist=None if journal is None else journal.save,
+            )
+            if journal is not None:
+                journal.close()
         return status, abort.event.is_set() and abort.reason.startswith("interrupted")
     except asyncio.CancelledError:
         return None, True
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def _owns_stack(platform: Platform) -> bool:
+    """Whether the platform started what it runs on (the local stack), and stops it after."""
+    return isinstance(platform, LocalPlatform)
+
+
+async def _journal_for(
+    platform: Platform, scenario: ChaosScenario, console: Console
+) -> JournalFile | None:
+    """Where faults outlive a runner that dies (compose), first undo what dead runners left
+    on this platform, then keep this run's journal on disk."""
+    key = platform.journal_key()
+    if key is None:
+        return None
+    directory = journal_directory()
+    for leftover in leftovers(directory, key=key):
+        await _recover(platform, leftover, console)
+    return JournalFile(
+        directory,
+        platform=platform.name,
+        key=key,
+        where={"project": getattr(platform, "project", "")},
+        scenario=scenario.metadata.name,
+        run_id=uuid.uuid4().hex[:12],
+    )
+
+
+async def _recover(platform: Platform, leftover: Leftover, console: Console) -> bool:
+    """Undo what a dead runner left; False when something could not be undone."""
+    console.print(
+        styled(
+            f"run {leftover.run_id} of {leftover.scenario} ended without undoing its faults "
+            f"(runner pid {leftover.runner_pid} is gone):",
+            style="yellow",
+        )
+    )
+    lines = await repair(platform, leftover)
+    for line in lines or ["nothing was still applied"]:
+        console.print(styled(f"  {line}", style="yellow"))
+    return not any(line.startswith("could not") for line in lines)
+
+
+def _recover_command(args: argparse.Namespace, console: Console) -> int:
+    """Undo the faults of every run whose runner died (compose projects on this engine)."""
+
+    async def recover_all() -> int:
+        found = [
+            leftover
+            for leftover in leftovers(journal_directory())
+            if args.project in (None, leftover.where.get("project"))
+        ]
+        if not found:
+            console.print(styled("nothing to recover: no run left a fault behind"))
+            return 0
+        code = 0
+        for leftover in found:
+            platform = _compose_platform(argparse.Namespace(project=leftover.where.get("project")))
+            if leftover.platform != platform.name or platform.journal_key() != leftover.key:
+                console.print(
+                    styled(f"skipped run {leftover.run_id}: {leftover.key} is not reachable here")
+                )
+                code = TestCoordinatorError.exit_code
+                continue
+            async with platform:
+                if not await _recover(platform, leftover, console):
+                    code = TestCoordinatorError.exit_code
+        return code
+
+    return asyncio.run(recover_all())
 
 
 def _option(parse: Callable[[str], object]) -> Callable[[str], object]:
@@ -540,9 +673,9 @@ def _record_history(
 
     recorded = asyncio.run(record())
     if recorded.run_ids:
-        console.print(Text(f"history: {url.display} (test-coordinator history)", style="dim"))
+        console.print(styled(f"history: {url.display} (test-coordinator history)", style="dim"))
     for problem in recorded.problems:
-        _stderr().print(Text(problem, style="yellow"))
+        _stderr().print(styled(problem, style="yellow"))
 
 
 def _history_command(args: argparse.Namespace, console: Console) -> int:
@@ -563,15 +696,15 @@ def _history_command(args: argparse.Namespace, console: Console) -> int:
         return 0
     if not runs:
         what = f"of {args.name} " if args.name else ""
-        console.print(Text(f"no runs {what}recorded in {url.display}"))
+        console.print(styled(f"no runs {what}recorded in {url.display}"))
         return 0
     from test_coordinator.report.history import runs_table, trend_lines
 
     if trend is not None:
-        console.print(Text("\n".join(trend_lines(trend))))
+        console.print(styled("\n".join(trend_lines(trend))))
         console.print()
     table = runs_table(runs, now=datetime.now(UTC), one_scenario=args.name is not None)
-    console.print(table, markup=False, highlight=False, soft_wrap=True)
+    console.print(styled(table))
     return 0
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -243,3 +246,217 @@ def test_a_directory_runs_as_a_suite_with_the_worst_exit_code(workdir: Path) -> 
     assert [suite.get("failures") for suite in suites] == ["0", "1"]
     items = json.loads((workdir / "r.json").read_text())["items"]
     assert [item["status"]["verdict"] for item in items] == ["Pass", "Fail"]
+
+
+# --- what came from input or a service is printed as it is ----------------------------------
+
+MARKUP_SCENARIO = """\
+apiVersion: chaos.tse.dev/v1alpha1
+kind: ChaosScenario
+metadata: {name: NAME}
+spec:
+  targets: {api: {selector: {app: api}}}
+  steps: [{name: s, fault: {kill: {target: TARGET}}}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "expected"),
+    [
+        (
+            "'[/x]'",
+            "api",
+            ":3: metadata.name: string should match pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', "
+            "got '[/x]'",
+        ),
+        ("ok", "'[/red]'", ":6: spec.steps[0].fault.kill.target: names target '[/red]', which"),
+        ("ok", "api, '[/k]': 1", ":6: spec.steps[0].fault.kill.[/k]: unknown field"),
+        (
+            "':smile: [bold]b'",
+            "api",
+            ":3: metadata.name: string should match pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', "
+            "got ':smile: [bold]b'",
+        ),
+    ],
+)
+def test_validate_prints_markup_in_a_scenario_as_it_is(
+    tmp_path: Path, name: str, target: str, expected: str
+) -> None:
+    path = tmp_path / "[bold]x.yaml"
+    path.write_text(MARKUP_SCENARIO.replace("NAME", name).replace("TARGET", target))
+    result = run_cli("validate", path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"invalid {path}{expected}" in result.stdout, result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["[/x].yaml", "[bold]x.yaml", "\udcff[red].yaml"])
+def test_a_file_name_with_markup_or_bad_bytes_is_printed_as_it_is(
+    tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / name
+    result = run_cli("validate", path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    shown = str(tmp_path / name.replace("\udcff", "\\xff"))
+    assert result.stdout == f"invalid {shown}: cannot read: No such file or directory\n"
+    assert result.stderr == ""
+
+
+def test_service_output_keeps_its_brackets(workdir: Path, pid_dir: Path) -> None:
+    stack = {"services": {"api": tiny("api", pid_dir, "--exit-at-start")}}
+    (workdir / "stack.yaml").write_text(json.dumps(stack))
+    result = run_cli("run", write_scenario(workdir, "crash", CRASH_API))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "[test-coordinator] api exited with code 4" in result.stderr
+
+
+def test_a_result_that_cannot_be_written_is_an_error_not_a_traceback(
+    workdir: Path, pid_dir: Path
+) -> None:
+    path = write_scenario(workdir, "crash", CRASH_API)
+    result = run_cli("run", path, "--json", workdir, "--junit", workdir / "nowhere" / "r.xml")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: cannot write {workdir}: Is a directory",
+        f"error: cannot write {workdir / 'nowhere' / 'r.xml'}: No such file or directory",
+    ]
+    assert "Pass" in result.stdout
+
+
+# --- directories without a scenario, stacks that a scenario chose ----------------------------
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "get"])
+@pytest.mark.parametrize(
+    ("files", "found"),
+    [
+        (["compose.yaml"], "found: compose.yaml"),
+        (["stack.yaml", "README.md"], "found: README.md, stack.yaml"),
+        ([], "it is empty"),
+        ([f"{n}.yml" for n in "abcdefg"], "found: a.yml, b.yml, c.yml, d.yml, e.yml and 2 more"),
+    ],
+)
+def test_a_directory_without_a_scenario_exits_2_saying_what_is_there(
+    tmp_path: Path, command: str, files: list[str], found: str
+) -> None:
+    for name in files:
+        (tmp_path / name).write_text("services: {}\n")
+    result = run_cli(command, tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == f"error: no ChaosScenario in {tmp_path} ({found})\n"
+
+
+def test_validate_names_the_scenario_whose_stack_is_invalid(workdir: Path) -> None:
+    path = write_scenario(workdir, "crash", CRASH_API)
+    (workdir / "stack.yaml").write_text("extends: [demo]\nservices: {}\n")
+    result = run_cli("validate", path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"invalid {path}: its local stack (chosen by its annotation chaos.tse.dev/local-stack: "
+        "stack.yaml) is invalid:",
+        f"{workdir / 'stack.yaml'}:1: extends: expected the name of a bundled stack (demo), got "
+        "a list",
+    ]
+
+
+def test_run_names_the_stack_chosen_by_the_option(workdir: Path, tmp_path: Path) -> None:
+    path = write_scenario(workdir, "crash", CRASH_API)
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    result = run_cli("run", path, "--stack", fifo, timeout=20)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: {path}: its local stack (chosen by --stack {fifo}) is invalid:",
+        f"{fifo}: cannot read: a FIFO, not a regular file",
+    ]
+
+
+# --- Ctrl-C at any point of start-up -----------------------------------------------------------
+
+SCRIPT = Path(sys.executable).with_name("test-coordinator")
+
+# Where the Ctrl-C lands: as the import of a module completes (PYTHONPROFILEIMPORTTIME makes the
+# interpreter print a line as each import completes; these are imported, in this order, by the
+# CLI, after the console script has entered test_coordinator.entry.main), or this long after the
+# whole CLI is imported (parsing arguments, loading the scenario and stack, starting the stack,
+# the run). Earlier than the first, the interpreter is still starting and none of our code runs.
+INTERRUPT_POINTS = [
+    ("argparse", 0.0),
+    ("asyncio", 0.0),
+    ("rich", 0.0),
+    ("pydantic", 0.0),
+    ("grpc", 0.0),
+    ("test_coordinator.engine", 0.0),
+    ("test_coordinator.cli", 0.0),
+    ("test_coordinator.cli", 0.3),
+    ("test_coordinator.cli", 0.8),
+    ("test_coordinator.cli", 1.5),
+]
+
+
+def imported(line: str) -> str | None:
+    """The module an import-time line is about, or None for any other line."""
+    if not line.startswith("import time:"):
+        return None
+    return line.rsplit("|", 1)[-1].strip()
+
+
+def test_the_console_script_enters_through_the_interrupt_guard() -> None:
+    assert "from test_coordinator.entry import main" in SCRIPT.read_text(), "run make install"
+
+
+@pytest.mark.parametrize(("module", "delay"), INTERRUPT_POINTS)
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(
+    workdir: Path, pid_dir: Path, module: str, delay: float
+) -> None:
+    path = write_scenario(workdir, "freeze", PAUSE_API)
+    stderr: list[str] = []
+    reached = threading.Event()
+    with subprocess.Popen(
+        [str(SCRIPT), "run", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+    ) as runner:
+        assert runner.stdout is not None and runner.stderr is not None
+
+        def read_stderr(stream: IO[str]) -> None:  # all of it: a full pipe would block the child
+            for line in stream:
+                stderr.append(line.rstrip("\n"))
+                if imported(line) == module:
+                    reached.set()
+
+        reader = threading.Thread(target=read_stderr, args=(runner.stderr,), daemon=True)
+        reader.start()
+        try:
+            assert reached.wait(timeout=60), f"{module} was never imported"
+            time.sleep(delay)  # a deliberate delay: a later phase of start-up
+            runner.send_signal(signal.SIGINT)
+            stdout = runner.stdout.read()
+            runner.wait(timeout=60)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+        reader.join(timeout=10)
+    errors = [line for line in stderr if imported(line) is None]
+    output = stdout + "\n".join(errors)
+    assert runner.returncode == 130, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    if module != "test_coordinator.cli":  # while the CLI is being imported: one line, no more
+        assert (stdout, errors) == ("", ["test-coordinator: interrupted"])
+    assert "interrupted" in output.splitlines()[-1] or "SIGINT" in output, output
+    wait_for(lambda: not [pid for pid in started_pids(pid_dir) if alive(pid)], timeout=10)
+
+
+def test_a_service_the_teardown_had_to_sigkill_is_named(workdir: Path, pid_dir: Path) -> None:
+    stack = {"services": {"api": tiny("api", pid_dir, "--ignore-term", stopGracePeriod="300ms")}}
+    (workdir / "stack.yaml").write_text(json.dumps(stack))
+    path = write_scenario(workdir, "crash", CRASH_API)
+
+    result = run_cli("run", path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "stack stopped: api did not stop within its 300ms grace period: SIGKILL after 0.3"
+    ) in result.stdout, result.stdout

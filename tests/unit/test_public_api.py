@@ -29,6 +29,7 @@ PUBLIC = {
         "Trend", "VerdictChange", "default_history_url", "enforce_retention",
         "history_url_from", "open_store", "parse_age", "parse_history_url", "record_results",
     },
+    "test_coordinator.entry": {"main"},
 }  # fmt: skip
 
 

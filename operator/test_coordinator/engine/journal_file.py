@@ -9,11 +9,12 @@ still hold, and says so. A file whose runner still lives is another run in progr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +22,13 @@ from typing import Any
 
 from test_coordinator.engine.journal import Journal, JournalEntry
 from test_coordinator.platforms.base import Platform, Workload
-from test_coordinator.scenario.model import FaultSpec
+from test_coordinator.scenario.model import FaultSpec, GracefulStop
+from test_coordinator.scenario.status import utcnow
 
 __all__ = ["JournalFile", "Leftover", "journal_directory", "leftovers", "repair"]
 
 _VERSION = 1
+_IN_FLIGHT_MARGIN = 1.0  # seconds for a platform to finish a request after its grace period
 
 
 def journal_directory() -> Path:
@@ -64,20 +67,31 @@ class JournalFile:
     """One run's journal file: ``save`` is the engine's ``persist`` hook."""
 
     def __init__(
-        self, directory: Path, *, platform: str, key: str, scenario: str, run_id: str
+        self,
+        directory: Path,
+        *,
+        platform: str,
+        key: str,
+        scenario: str,
+        run_id: str,
+        where: Mapping[str, str] | None = None,
     ) -> None:
         self.path = directory / f"{run_id}.json"
         self.platform = platform
         self.key = key
+        self.where = dict(where or {})  # what a later command needs to reach the platform
         self.scenario = scenario
         self.run_id = run_id
         self.runner = Runner.this_process()
+        self.journal: Journal | None = None
 
     async def save(self, journal: Journal) -> None:
+        self.journal = journal
         document = {
             "version": _VERSION,
             "platform": self.platform,
             "key": self.key,
+            "where": self.where,
             "scenario": self.scenario,
             "runId": self.run_id,
             "runner": {"pid": self.runner.pid, "started": self.runner.started},
@@ -86,10 +100,10 @@ class JournalFile:
         }
         _write_atomically(self.path, json.dumps(document, indent=1))
 
-    def close(self, journal: Journal) -> None:
+    def close(self) -> None:
         """The run is over: forget it, unless something could not be undone (then the next
         command on this platform tries again)."""
-        if not journal.outstanding():
+        if self.journal is None or not self.journal.outstanding():
             self.path.unlink(missing_ok=True)
 
 
@@ -129,6 +143,7 @@ class Leftover:
     path: Path
     platform: str
     key: str
+    where: Mapping[str, str]
     scenario: str
     run_id: str
     runner_pid: int
@@ -157,6 +172,7 @@ def _read(path: Path) -> Leftover | None:
                 workload=Workload(item["workload"]),
                 fault=FaultSpec.model_validate(item["fault"]),
             )
+            entry.journaled_at = _moment(item.get("journaledAt")) or entry.journaled_at
             entry.applied_at = _moment(item.get("appliedAt"))
             entry.completed_at = _moment(item.get("completedAt"))
             entry.reverted_at = _moment(item.get("revertedAt"))
@@ -164,6 +180,7 @@ def _read(path: Path) -> Leftover | None:
             path,
             document["platform"],
             document["key"],
+            {str(k): str(v) for k, v in document.get("where", {}).items()},
             document["scenario"],
             document["runId"],
             runner.pid,
@@ -171,6 +188,20 @@ def _read(path: Path) -> Leftover | None:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # not ours, or torn: nothing in it can be trusted to act on
+
+
+async def _settled(entry: JournalEntry) -> None:
+    """Wait out a fault the dead runner may have left in flight: the platform finishes a
+    request its client no longer waits for (a stop runs out its grace period), and undoing
+    it before then would be undone in turn."""
+    if entry.completed_at is not None:
+        return
+    params = entry.fault.params
+    grace = params.grace_period if isinstance(params, GracefulStop) else 0.0
+    started = entry.applied_at or entry.journaled_at
+    left = (started - utcnow()).total_seconds() + grace + _IN_FLIGHT_MARGIN
+    if left > 0:
+        await asyncio.sleep(left)
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -183,6 +214,7 @@ async def repair(platform: Platform, leftover: Leftover) -> list[str]:
     done: list[str] = []
     failed = False
     for entry in leftover.journal.outstanding():
+        await _settled(entry)
         what = f"{entry.fault.action} {entry.workload.id} (step {entry.step!r})"
         try:
             outcome = await platform.revert(entry.fault, entry.workload)

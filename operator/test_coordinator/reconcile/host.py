@@ -74,8 +74,8 @@ class JournalKeeper(Protocol):
 
     async def save(self, journal: Journal) -> None: ...
 
-    def close(self, journal: Journal) -> None:
-        """The run is over: forget what it undid."""
+    def close(self) -> None:
+        """The run is over: forget it, unless something could not be undone."""
 
 
 def outstanding(fault: FaultStatus) -> bool:

@@ -354,8 +354,8 @@ class ScenarioReconciler:
         except Exception as error:
             log.exception("run %s of %s failed", run.run_id, self.host)
             status = ended(Outcome(Ending.ERROR, f"unexpected {type(error).__name__}: {error}"))
-        if keeper is not None and run.journal is not None:
-            keeper.close(run.journal)
+        if keeper is not None:
+            keeper.close()
         await self._finished(run, status)
 
     async def _run_on(

@@ -13,11 +13,13 @@ from pydantic import TypeAdapter, ValidationError
 from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.scenario.loading import parse_scenario
 from test_coordinator.scenario.model import ChaosScenario
+from test_coordinator.scenario.reading import read_text
 from test_coordinator.scenario.status import CheckSamples, ScenarioStatus
 
 __all__ = ["read_results", "result_document", "write_json", "write_junit"]
 
 SAMPLES_KEY = "samples"
+MAX_RESULT_BYTES = 256 * 1024 * 1024  # a suite of long runs, every sample kept
 _SAMPLES = TypeAdapter(list[CheckSamples])
 
 
@@ -34,12 +36,13 @@ def result_document(scenario: ChaosScenario, status: ScenarioStatus) -> dict[str
 
 def read_results(path: Path) -> list[tuple[ChaosScenario, ScenarioStatus]]:
     """The results a ``--json`` file holds: one document, or a suite's ``items``."""
+    text = read_text(path, limit=MAX_RESULT_BYTES)
     try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ScenarioInvalid(f"{path}: cannot read: {error.strerror or error}") from None
+        body = json.loads(text)
     except ValueError as error:
         raise ScenarioInvalid(f"{path}: not JSON: {error}") from None
+    except RecursionError:
+        raise ScenarioInvalid(f"{path}: not a result: nested too deeply") from None
     items = body.get("items") if isinstance(body, dict) and "items" in body else [body]
     if not isinstance(items, list) or not items:
         raise ScenarioInvalid(f"{path}: items: expected a list of results")

@@ -99,7 +99,8 @@ def _badge(status: ScenarioStatus) -> str:
 
 
 def _anchor(scenario: ChaosScenario) -> str:
-    return f"scenario-{scenario.metadata.name}"
+    # The name's pattern keeps it safe in an attribute; escaped all the same, like every value.
+    return escape(f"scenario-{scenario.metadata.name}")
 
 
 def _suite_table(results: Sequence[tuple[ChaosScenario, ScenarioStatus]]) -> str:

@@ -12,13 +12,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.status import Status
 from rich.table import Table
+from rich.text import Text
 
 from test_coordinator.engine.journal import JournalEntry
 from test_coordinator.engine.observer import RunObserver
+from test_coordinator.report.text import Part, styled
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.status import CheckStatus, ScenarioStatus, Verdict
 
 __all__ = ["TerminalObserver", "render_suite", "render_summary"]
+
+# Every value here came from a scenario or a service: lines are Text built by ``styled``, never
+# a str a console would read as markup.
 
 _VERDICT_STYLE = {Verdict.PASS: "bold green", Verdict.FAIL: "bold red"}
 
@@ -29,31 +34,30 @@ class TerminalObserver(RunObserver):
         self.scenario = scenario
         self._spinner: Status | None = None
 
-    def _line(self, text: str, style: str = "") -> None:
+    def _line(self, *parts: Part, style: str = "") -> None:
         stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        self.console.print(f"[dim]{stamp}[/dim] {text}", style=style, soft_wrap=True)
+        self.console.print(styled((stamp, "dim"), " ", *parts, style=style), soft_wrap=True)
 
     def run_started(self, status: ScenarioStatus) -> None:
-        self._line(f"run {status.run_id} of scenario [bold]{self.scenario}[/bold] started")
+        self._line(f"run {status.run_id} of scenario ", (self.scenario, "bold"), " started")
         if self.console.is_terminal:
-            self._spinner = self.console.status("starting")
+            self._spinner = self.console.status(styled("starting"))
             self._spinner.start()
 
     def stage(self, text: str) -> None:
         self._line(text)
         if self._spinner is not None:
-            self._spinner.update(text)
+            self._spinner.update(styled(text))
 
     def fault_applied(self, entry: JournalEntry) -> None:
-        self._line(f"  {entry.fault.action} {entry.workload.id}: {entry.message}", "yellow")
+        self._line(f"  {entry.fault.action} {entry.workload.id}: {entry.message}", style="yellow")
 
     def fault_reverted(self, entry: JournalEntry) -> None:
-        self._line(f"  reverted {entry.fault.action} on {entry.workload.id}", "yellow")
+        self._line(f"  reverted {entry.fault.action} on {entry.workload.id}", style="yellow")
 
     def check_finished(self, check: CheckStatus) -> None:
-        mark = _result(check)
         recovery = "" if check.recovery_seconds is None else f" after {check.recovery_seconds:.2f}s"
-        self._line(f"  {mark} {check.when} {check.name}{recovery}: {check.observed}")
+        self._line("  ", _result(check), f" {check.when} {check.name}{recovery}: {check.observed}")
 
     def run_finished(self, status: ScenarioStatus) -> None:
         if self._spinner is not None:
@@ -61,22 +65,22 @@ class TerminalObserver(RunObserver):
             self._spinner = None
 
 
-def _result(check: CheckStatus) -> str:
+def _result(check: CheckStatus) -> tuple[str, str]:
     if check.passed:
-        return "[green]pass[/green]"
-    return "[yellow]could not run[/yellow]" if check.inconclusive else "[red]FAIL[/red]"
+        return ("pass", "green")
+    return ("could not run", "yellow") if check.inconclusive else ("FAIL", "red")
 
 
 def render_summary(console: Console, name: str, status: ScenarioStatus) -> None:
-    table = Table(title=f"{name}: {status.phase}", title_justify="left")
+    table = Table(title=styled(f"{name}: {status.phase}"), title_justify="left")
     for column in ("check", "when", "result", "observed", "recovery"):
         table.add_column(column, overflow="fold")
     for check in status.checks:
         table.add_row(
-            check.name,
-            check.when + (f" ({check.step})" if check.step else ""),
-            _result(check),
-            check.observed,
+            styled(check.name),
+            styled(check.when + (f" ({check.step})" if check.step else "")),
+            styled(_result(check)),
+            styled(check.observed),
             "" if check.recovery_seconds is None else format_duration(check.recovery_seconds),
         )
     if status.checks:
@@ -84,26 +88,28 @@ def render_summary(console: Console, name: str, status: ScenarioStatus) -> None:
     for fault in status.faults:
         reverted = f", reverted {fault.reverted_at:%H:%M:%S}" if fault.reverted_at else ""
         console.print(
-            f"fault {fault.action} {fault.workload} at {fault.applied_at:%H:%M:%S}{reverted}: "
-            f"{fault.message}",
-            highlight=False,
+            styled(
+                f"fault {fault.action} {fault.workload} at {fault.applied_at:%H:%M:%S}{reverted}: "
+                f"{fault.message}"
+            )
         )
     verdict = status.verdict.value if status.verdict else status.phase.value
     style = _VERDICT_STYLE.get(status.verdict, "bold yellow") if status.verdict else "bold red"
     recovery = (
         f"  recovery {status.recovery_seconds:.2f}s" if status.recovery_seconds is not None else ""
     )
-    console.print(f"[{style}]{verdict}[/{style}]{recovery}  {status.message}", highlight=False)
+    console.print(styled((verdict, style), f"{recovery}  {status.message}"))
 
 
-_OUTCOME_BY_EXIT = {0: "[green]pass[/green]", 1: "[red]FAIL[/red]", 2: "[red]INVALID[/red]"}
+_OUTCOME_BY_EXIT = {0: ("pass", "green"), 1: ("FAIL", "red"), 2: ("INVALID", "red")}
 
 
 def render_suite(console: Console, outcomes: Sequence[tuple[Path, int]]) -> None:
     """One line per scenario of a suite, after their own summaries."""
-    table = Table(title="resilience suite", title_justify="left")
+    table = Table(title=Text("resilience suite"), title_justify="left")
     table.add_column("scenario", overflow="fold")
     table.add_column("result")
     for path, code in outcomes:
-        table.add_row(str(path), _OUTCOME_BY_EXIT.get(code, f"[red]ERROR (exit {code})[/red]"))
+        outcome = _OUTCOME_BY_EXIT.get(code, (f"ERROR (exit {code})", "red"))
+        table.add_row(styled(str(path)), styled(outcome))
     console.print(table)

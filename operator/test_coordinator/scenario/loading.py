@@ -1,6 +1,7 @@
 """YAML in, a validated ``ChaosScenario`` out, or every problem at once with file, line and field.
 
-Problems read like a compiler's: ``risk.yaml:14: spec.steps[0].fault.kill.target: ...``.
+Problems read like a compiler's: ``risk.yaml:14: spec.steps[0].fault.kill.target: ...``. The
+file itself (its bytes, its YAML, its shape) is ``reading.py``'s.
 """
 
 from __future__ import annotations
@@ -11,64 +12,81 @@ from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.comments import TaggedScalar
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from test_coordinator.errors import ScenarioInvalid
+from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import (
     Addressed,
     AuditApi,
     ChaosScenario,
     HttpProbe,
     Probe,
+    ScenarioSpec,
     TcpProbe,
 )
+from test_coordinator.scenario.reading import load_yaml, read_document, read_yaml
 
-__all__ = ["Loc", "load_scenario", "load_yaml", "parse_scenario", "read_yaml"]
+__all__ = [
+    "Loc",
+    "expect_mapping",
+    "format_errors",
+    "kind_of",
+    "load_scenario",
+    "load_yaml",
+    "parse_scenario",
+    "plain",
+    "read_yaml",
+]
 
 Loc = tuple[str | int, ...]
 
 
-def read_yaml(path: Path) -> Any:
-    """The YAML document in ``path``, as ruamel's round-trip tree (it knows its own lines)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ScenarioInvalid(f"{path}: cannot read: {error.strerror or error}") from None
-    return load_yaml(text, source=str(path))
-
-
-def load_yaml(text: str, *, source: str) -> Any:
-    try:
-        documents = [doc for doc in YAML(typ="rt").load_all(text) if doc is not None]
-    except MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ScenarioInvalid(f"{where}: malformed YAML: {error.problem}") from None
-    except YAMLError as error:
-        raise ScenarioInvalid(f"{source}: malformed YAML: {error}") from None
-    if len(documents) != 1:
-        raise ScenarioInvalid(f"{source}: expected one YAML document, found {len(documents)}")
-    return documents[0]
-
-
 def load_scenario(path: Path | str) -> ChaosScenario:
     path = Path(path)
-    return parse_scenario(read_yaml(path), source=str(path))
+    document = read_document(path, plain_values=True)
+    return parse_scenario(document.data, source=str(path), line=document.line)
 
 
-def parse_scenario(data: Any, *, source: str) -> ChaosScenario:
-    """Validate ``data`` (a mapping, e.g. from YAML or a Kubernetes object) as a scenario."""
-    if not isinstance(data, Mapping):
-        raise ScenarioInvalid(f"{source}: expected a mapping (a ChaosScenario), got {_kind(data)}")
+def parse_scenario(data: Any, *, source: str, line: int | None = None) -> ChaosScenario:
+    """Validate ``data`` (a mapping, e.g. from YAML or a Kubernetes object) as a scenario;
+    ``line`` is where the document starts, for a problem with the document as a whole."""
+    expect_mapping(data, source=source, line=line, what="a ChaosScenario")
     try:
-        scenario = ChaosScenario.model_validate(data)
+        scenario = ChaosScenario.model_validate(plain(data))
     except ValidationError as error:
         raise ScenarioInvalid(format_errors(error, data=data, source=source)) from None
     problems = list(reference_problems(scenario))
     if problems:
         raise ScenarioInvalid([format_problem(loc, msg, data, source) for loc, msg in problems])
     return scenario
+
+
+def expect_mapping(data: Any, *, source: str, line: int | None, what: str) -> None:
+    if isinstance(data, Mapping):
+        return
+    lc = getattr(data, "lc", None)
+    line = lc.line + 1 if lc is not None else line
+    where = f"{source}:{line}" if line else source
+    raise ScenarioInvalid(f"{where}: expected a mapping ({what}), got {kind_of(data)}")
+
+
+def plain(node: Any) -> Any:
+    """``node`` as plain Python values: ruamel's round-trip types subclass them loosely (an
+    anchored ``true`` is an ``int``), and the model checks types strictly."""
+    if isinstance(node, Mapping):
+        return {plain(key): plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [plain(item) for item in node]
+    if isinstance(node, ScalarBoolean):
+        return bool(node)
+    if isinstance(node, TaggedScalar):  # "!!str 5": the one tag reading lets through
+        return str(node.value)
+    for kind in (bool, int, float, str):
+        if isinstance(node, kind):
+            return kind(node)
+    return node
 
 
 def reference_problems(scenario: ChaosScenario) -> Iterator[tuple[Loc, str]]:
@@ -108,6 +126,31 @@ def reference_problems(scenario: ChaosScenario) -> Iterator[tuple[Loc, str]]:
         yield from _target_problems(where, sink.redis_stream.redis, unknown, spec.targets)
     elif sink is not None and sink.http is not None and sink.http.url is None:
         yield from _target_problems(("spec", "auditSink", "http"), sink.http, unknown, spec.targets)
+    yield from _timeout_problems(spec)
+
+
+def _timeout_problems(spec: ScenarioSpec) -> Iterator[tuple[Loc, str]]:
+    """A timeout shorter than the run's own deadlines is certain to abort the run."""
+    steady = max((check.within for check in spec.steady_state), default=0.0)
+    steps = sum(
+        (step.duration or 0.0) + max((check.within for check in step.after), default=0.0)
+        for step in spec.steps
+    )
+    audit = max((check.within for check in spec.audit), default=0.0)
+    budget = 2 * steady + steps + audit
+    if spec.timeout >= budget:
+        return
+    given = format_duration(spec.timeout)
+    if "timeout" not in spec.model_fields_set:
+        given += " (the default)"
+    yield (
+        ("spec", "timeout"),
+        f"{given} is shorter than the run's own deadlines, {format_duration(budget)}: "
+        f"twice the longest steadyState within ({format_duration(steady)}) + each step's "
+        f"duration and longest after-check within ({format_duration(steps)}) + the longest "
+        f"audit within ({format_duration(audit)}); the run would be aborted before it could "
+        f"end: give a timeout of at least {format_duration(budget)}",
+    )
 
 
 def _address_problems(
@@ -162,12 +205,24 @@ def _message(detail: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "literal_error":
-        return f"{msg[0].lower()}{msg[1:]}, got {value!r}"
+        return f"{msg[0].lower()}{msg[1:]}, got {_shown(value)}"
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     msg = msg[0].lower() + msg[1:] if msg else msg
     if value is not None and not isinstance(value, Mapping | list) and "got" not in msg:
-        msg += f", got {value!r}"
+        msg += f", got {_shown(value)}"
     return msg
+
+
+_SHOWN = 80
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut short: a 100,000-character value is not worth echoing whole."""
+    text = repr(value)
+    if len(text) <= _SHOWN:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[: _SHOWN - 1]}…{size}"
 
 
 def _data_loc(loc: tuple[int | str, ...], data: Any) -> Loc:
@@ -230,9 +285,18 @@ def _dotted(loc: Loc) -> str:
     return text
 
 
-def _kind(value: object) -> str:
+def kind_of(value: object) -> str:
+    """What a YAML value is, in YAML's words: ``a list``, ``a mapping``, ``a string``."""
     if value is None:
         return "nothing"
-    if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__}"
+    kinds: tuple[tuple[type, str], ...] = (
+        (Mapping, "a mapping"),
+        (list, "a list"),
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a number"),
+        (str, "a string"),
+    )
+    return next(
+        (name for kind, name in kinds if isinstance(value, kind)), f"a {type(value).__name__}"
+    )

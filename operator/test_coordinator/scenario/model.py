@@ -7,21 +7,24 @@ duplicate names) live in ``loading.py`` so that they, too, are reported with a f
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from test_coordinator.scenario.durations import Duration
+from test_coordinator.scenario.durations import Duration, Interval, PositiveDuration
 from test_coordinator.scenario.status import ScenarioStatus
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "Metadata",
     "Mode",
     "NoLossProbe",
+    "PortName",
     "Probe",
     "RedisRegistryProbe",
     "RedisStreamSink",
@@ -62,20 +66,51 @@ KIND = "ChaosScenario"
 
 
 class SpecModel(BaseModel):
-    """Strict: an unknown field is an error, so a typo never silently does nothing."""
+    """Strict: an unknown field is an error, so a typo never silently does nothing; and a
+    value has the type the CRD schema says (``false`` is not the number 0, ``"0"`` is not an
+    integer), as an API server would refuse it. Enums still take their names as strings."""
 
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True
+    )
+
+
+MAX_PORT = 65535
+_PORT_NAME = re.compile(r"[-_.A-Za-z0-9]*[A-Za-z][-_.A-Za-z0-9]*")
+
+
+PortName = Annotated[str, Field(min_length=1, max_length=63, pattern=_PORT_NAME.pattern)]
+"""A port's name: letters, digits, ``-``, ``_`` and ``.``, with at least one letter (so that
+``"8080"`` is not mistaken for a number)."""
+
+
+def _port_ref(value: object) -> int | str:
+    """One message for both branches (a union would report each type's complaint)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PORT:
+        return value
+    if isinstance(value, str) and len(value) <= 63 and _PORT_NAME.fullmatch(value):
+        return value
+    raise ValueError(
+        f"expected a port number from 1 to {MAX_PORT}, or the name of a port (letters, digits, "
+        "-, _ and ., at least one letter, at most 63 characters)"
     )
 
 
 PortRef = Annotated[
     int | str,
+    PlainValidator(_port_ref),
     WithJsonSchema(
-        {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+        {
+            "x-kubernetes-int-or-string": True,
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            # Kubernetes applies these to the integer branch only, and maxLength to the string.
+            "minimum": 1,
+            "maximum": MAX_PORT,
+            "maxLength": 63,
+        }
     ),
 ]
-"""A port number, or the name of a port the target declares (``grpc``, ``http``)."""
+"""A port number (1-65535), or the name of a port the target declares (``grpc``, ``http``)."""
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 
@@ -91,7 +126,7 @@ class TargetSpec(SpecModel):
     """A named selection of workloads, and how many of them a fault hits."""
 
     selector: dict[NonEmptyStr, str] = Field(json_schema_extra={"minProperties": 1})
-    mode: Mode = Mode.ONE
+    mode: Mode = Field(default=Mode.ONE, strict=False)  # strict would want a Mode, not "one"
     value: int | None = Field(default=None, ge=1, le=1_000_000)
 
     @field_validator("selector")
@@ -142,7 +177,29 @@ class Addressed(SpecModel):
 
 def _is_host_port(address: str) -> bool:
     host, _, port = address.rpartition(":")
-    return bool(host) and port.isdigit()
+    return bool(host.strip()) and _is_port_number(port)
+
+
+def _is_port_number(text: str) -> bool:
+    # ASCII digits only: str.isdigit() also takes "٨٠" and "²".
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_PORT
+
+
+def _url_problem(url: str) -> str | None:
+    """What is wrong with an http(s) URL, or None."""
+    if not url.startswith(("http://", "https://")):
+        return f"url must start with http:// or https://, got {url!r}"
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        return f"url {url!r} is not a valid URL: {error}"
+    if not parts.hostname:
+        return f"url {url!r} names no host"
+    # The port as written, after any user@ and any [IPv6] literal.
+    _, colon, port = parts.netloc.rpartition("@")[2].rpartition("]")[2].rpartition(":")
+    if colon and port and not _is_port_number(port):
+        return f"url {url!r}: the port must be a number from 1 to {MAX_PORT}"
+    return None
 
 
 class GrpcHealthProbe(Addressed):
@@ -161,7 +218,7 @@ class HttpProbe(Addressed):
     url: str | None = None
     path: str = "/"
     method: Literal["GET", "HEAD", "POST", "PUT", "DELETE"] = "GET"
-    expect_status: list[int] = Field(default=[200], min_length=1)
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(default=[200], min_length=1)
     body_contains: str | None = None
     max_latency: Duration | None = None
 
@@ -169,8 +226,9 @@ class HttpProbe(Addressed):
     def _url_or_target(self) -> HttpProbe:
         if self.url is not None and (self.target is not None or self.address is not None):
             raise ValueError("give either url, or target/address with path, not both")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        problem = None if self.url is None else _url_problem(self.url)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
@@ -202,7 +260,7 @@ class CommandProbe(SpecModel):
     """A command (an argv list, never a shell line) exits with the expected code."""
 
     argv: list[NonEmptyStr] = Field(min_length=1)
-    expect_exit_code: int = 0
+    expect_exit_code: int = Field(default=0, ge=0, le=255)
     output_contains: str | None = None
 
 
@@ -216,8 +274,9 @@ class AuditApi(Addressed):
     def _url_or_target(self) -> AuditApi:
         if self.url is not None and (self.target is not None or self.address is not None):
             raise ValueError("give either url, or target/address with path, not both")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        problem = None if self.url is None else _url_problem(self.url)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
@@ -304,7 +363,7 @@ class Probe(SpecModel):
     audit_trail: AuditTrailProbe | None = None
     no_loss: NoLossProbe | None = None
     workload_ready: WorkloadReadyProbe | None = None
-    timeout: Duration = Field(default=2.0, description="limit of one observation")
+    timeout: PositiveDuration = Field(default=2.0, description="limit of one observation")
 
     model_config = ConfigDict(json_schema_extra=_exactly_one_of(PROBE_KINDS))
 
@@ -337,13 +396,13 @@ class SteadyStateCheck(CheckSpec):
     """Holds before the first fault and again after the last step."""
 
     within: Duration = Field(default=0.0, description="keep polling up to this long; 0: once")
-    interval: Duration = 0.1
+    interval: Interval = 0.1
 
 
 class DuringCheck(CheckSpec):
     """Observed continuously while faults are active; passes on a high enough success rate."""
 
-    interval: Duration = 0.25
+    interval: Interval = 0.25
     min_success_rate: float = Field(default=1.0, ge=0.0, le=1.0)
 
 
@@ -351,14 +410,14 @@ class AfterCheck(CheckSpec):
     """Must pass within a deadline after a step; the wait is the measured recovery time."""
 
     within: Duration = 30.0
-    interval: Duration = Field(default=0.1, description="poll interval")
+    interval: Interval = Field(default=0.1, description="poll interval")
 
 
 class AuditCheck(CheckSpec):
     """Verified after the final steady state, against what the run left in the audit trail."""
 
     within: Duration = Field(default=0.0, description="keep polling up to this long; 0: once")
-    interval: Duration = 0.25
+    interval: Interval = 0.25
 
 
 class RedisStreamSink(SpecModel):
@@ -515,13 +574,17 @@ class ScenarioSpec(SpecModel):
         return schedule
 
 
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+"""Lower-case letters, digits and ``-``, starting and ending with a letter or digit (RFC 1123)."""
+
+
 class Metadata(BaseModel):
     """Kubernetes object metadata; fields the API server adds are kept but not modelled."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=253)
-    namespace: str | None = None
+    name: str = Field(pattern=DNS_LABEL, max_length=253)
+    namespace: str | None = Field(default=None, pattern=DNS_LABEL, max_length=63)
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
 

@@ -31,7 +31,8 @@ from ruamel.yaml import YAML
 
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
 from test_coordinator.reconcile.metrics import Metrics
-from test_coordinator.scenario.loading import load_yaml, parse_scenario
+from test_coordinator.scenario.loading import parse_scenario
+from test_coordinator.scenario.reading import load_document
 from test_coordinator.service.catalog import Catalog, Scenario
 from test_coordinator.service.files import NAME_MAX, Signature, plain, valid_name
 
@@ -267,7 +268,7 @@ def _parse_body(raw: bytes, *, json_body: bool) -> tuple[Any, str]:
         except (ValueError, RecursionError) as error:
             raise ScenarioInvalid(f"{BODY_SOURCE}: malformed JSON: {error}") from None
         return data, _yaml_text(data) if isinstance(data, dict) else text
-    tree = load_yaml(text, source=BODY_SOURCE)
+    tree = load_document(text, source=BODY_SOURCE, plain_values=True).data  # a file's limits
     data = plain(tree)
     if isinstance(tree, dict) and "status" in tree:
         del tree["status"]

@@ -27,8 +27,8 @@ from ruamel.yaml.comments import CommentedMap
 
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
 from test_coordinator.reconcile.host import ABORT_ANNOTATION
-from test_coordinator.scenario.loading import load_yaml
 from test_coordinator.scenario.model import KIND
+from test_coordinator.scenario.reading import load_yaml, read_document
 from test_coordinator.scenario.status import ScenarioStatus
 
 __all__ = [
@@ -103,13 +103,10 @@ def spec_hash(spec: Any) -> str:
 
 
 def read_scenario_file(path: Path, signature: Signature) -> ScenarioFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = plain(load_yaml(text, source=path.name))
+    try:  # a regular file of bounded size, bytes and shape, as `run` reads one
+        data = plain(read_document(path, plain_values=True).data)
     except ScenarioInvalid as error:
         return ScenarioFile(path, signature, problem=str(error))
-    except (OSError, UnicodeDecodeError) as error:
-        return ScenarioFile(path, signature, problem=f"{path.name}: cannot read: {error}")
     if isinstance(data, dict) and data.get("kind") not in (None, KIND):
         return ScenarioFile(path, signature)  # another kind of document (a stack file): not ours
     if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):

@@ -102,7 +102,12 @@ class FileHost(ScenarioHost):
         if key is None:
             return None  # faults die with the run: the status in the file is the record
         return JournalFile(
-            self.journals, platform=platform.name, key=key, scenario=self.name, run_id=run_id
+            self.journals,
+            platform=platform.name,
+            key=key,
+            where={"project": self.platforms.project or ""},
+            scenario=self.name,
+            run_id=run_id,
         )
 
     def recorded_faults(self, shown: ScenarioStatus) -> list[FaultStatus]:

@@ -142,7 +142,7 @@ def test_a_finished_run_leaves_no_file(tmp_path: Path) -> None:
     entry = journal.record(step="s", target="api", workload=Workload("api-1"), fault=KILL)
     asyncio.run(live.save(journal))
     entry.completed_at = entry.journaled_at
-    live.close(journal)
+    live.close()
     assert not (tmp_path / "run4.json").exists()
     assert dead.exists()  # not this run's to remove
 

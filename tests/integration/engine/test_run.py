@@ -13,7 +13,7 @@ from test_coordinator.engine.journal import JournalEntry
 from test_coordinator.platforms.local import LocalPlatform
 from test_coordinator.scenario import ChaosScenario, Phase, Verdict, When, parse_scenario
 
-from tests.documents import chaos_scenario
+from tests.documents import chaos_scenario, unchecked_scenario
 from tests.integration.stacks import alive, process_state, started_pids, tiny, tiny_stack
 
 RESTART_DELAY = 1.5  # the tiny stack's restartDelay
@@ -144,13 +144,13 @@ async def test_abort_during_a_pause_resumes_the_process(platform: LocalPlatform)
 
 
 async def test_timeout_aborts_and_reverts_a_stop(platform: LocalPlatform) -> None:
-    status = await run_scenario(
-        scenario(
-            steps=[{"name": "stop api", "fault": {"stop": {"target": "api"}}, "duration": "1m"}],
-            timeout="2s",
-        ),
-        platform,
-    )
+    # The loader refuses a timeout shorter than the steps; the engine must still enforce it.
+    spec = {
+        "targets": TARGETS,
+        "steps": [{"name": "stop api", "fault": {"stop": {"target": "api"}}, "duration": "1m"}],
+        "timeout": "2s",
+    }
+    status = await run_scenario(unchecked_scenario("test", spec), platform)
     assert status.phase is Phase.ABORTED
     assert "timed out after 2s" in status.message
     assert status.faults[0].reverted_at is not None

@@ -54,8 +54,8 @@ def test_files_are_listed_with_their_status_and_invalid_ones_named(tmp_path: Pat
     assert f"{broken}:6: spec.steps[0].fault" in result.stderr
 
 
-def test_a_directory_without_scenarios_says_so(tmp_path: Path) -> None:
+def test_a_directory_without_scenarios_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text("services: {}\n")
     result = get(tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == f"no scenario files in {tmp_path}"
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == f"error: no ChaosScenario in {tmp_path} (found: compose.yaml)"

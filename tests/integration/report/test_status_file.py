@@ -10,6 +10,7 @@ from test_coordinator.errors import TestCoordinatorError
 from test_coordinator.report import write_status
 from test_coordinator.scenario import (
     CheckStatus,
+    Condition,
     Phase,
     ScenarioStatus,
     Verdict,
@@ -142,3 +143,24 @@ def test_a_file_gone_since_the_run_began_is_an_error_naming_it(tmp_path: Path) -
     path.unlink()
     with pytest.raises(TestCoordinatorError, match=rf"{path}: cannot write the status back"):
         write_status(path, scenario, a_status())
+
+
+def test_a_condition_that_stays_keeps_its_transition_time_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "commented.yaml"
+    path.write_text(SCENARIO)
+    first = a_status()
+    first.conditions = [Condition(type="Ready", status="True", last_transition_time=STARTED)]
+    write_status(path, load_scenario(path), first)
+
+    later = datetime(2025, 11, 27, 7, 0, 0, tzinfo=UTC)
+    second = a_status()
+    second.conditions = [Condition(type="Ready", status="True", last_transition_time=later)]
+    write_status(path, load_scenario(path), second)
+    [ready] = load_scenario(path).status.conditions  # type: ignore[union-attr]
+    assert ready.last_transition_time == STARTED  # still True: no transition since
+
+    third = a_status(Verdict.FAIL)
+    third.conditions = [Condition(type="Ready", status="False", last_transition_time=later)]
+    write_status(path, load_scenario(path), third)
+    [ready] = load_scenario(path).status.conditions  # type: ignore[union-attr]
+    assert ready.last_transition_time == later

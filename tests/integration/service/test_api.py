@@ -71,7 +71,7 @@ def test_put_validates_writes_and_reconciles(start_service: StartService) -> Non
     assert status["verdict"] == "Pass"
 
     annotations = {"chaos.tse.dev/local-stack": "../stack.yaml"}
-    document = scenario_document("crash", quick_spec(timeout="20s"), annotations=annotations)
+    document = scenario_document("crash", quick_spec(timeout="1m"), annotations=annotations)
     as_json = json.dumps(document)
     code, answer = service.request(
         "PUT", "/api/v1/scenarios/crash", as_json.encode(), content_type="application/json"

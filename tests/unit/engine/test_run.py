@@ -216,7 +216,8 @@ def scenario(
     targets: dict[str, Any] | None = None,
     steady: list[dict[str, Any]] | None = None,
     during: list[dict[str, Any]] | None = None,
-    timeout: str = "30s",
+    timeout: str = "2m",
+    checked: bool = True,
 ) -> ChaosScenario:
     spec: dict[str, Any] = {
         "targets": targets
@@ -227,7 +228,8 @@ def scenario(
         "timeout": timeout,
     }
     data = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": "t"}, "spec": spec}
-    return parse_scenario(data, source="test")
+    # Unchecked: the model alone, for what the loader refuses across fields (a short timeout).
+    return parse_scenario(data, source="test") if checked else ChaosScenario.model_validate(data)
 
 
 async def run(
@@ -260,7 +262,7 @@ async def test_kill_and_recovery(platform: FakePlatform) -> None:
             "crash",
             "kill",
             "risk",
-            after=[tcp("risk recovers", "risk", within="2s", interval="20ms")],
+            after=[tcp("risk recovers", "risk", within="2s", interval="50ms")],
         ),
         during=[tcp("gateway keeps serving", "gateway", interval="50ms")],
     )
@@ -345,7 +347,7 @@ async def test_timed_fault_is_reverted_once_after_its_duration(
             action,
             "risk",
             duration="300ms",
-            after=[tcp("risk answers", "risk", within="1s", interval="20ms")],
+            after=[tcp("risk answers", "risk", within="1s", interval="50ms")],
         )
     )
 
@@ -414,6 +416,7 @@ async def test_timeout_aborts_and_reverts(platform: FakePlatform) -> None:
     chaos = scenario(
         step("freeze", "pause", "risk", duration="10s", after=[tcp("risk answers", "risk")]),
         timeout="500ms",
+        checked=False,  # the loader refuses a timeout shorter than the steps; the engine must too
     )
 
     status, took = await run(chaos, platform)
@@ -489,6 +492,29 @@ async def test_unsupported_fault_is_invalid_before_any_apply() -> None:
     assert "supported: kill, restart, stop" in status.message
     stalled = next(c for c in status.conditions if c.type == "Stalled")
     assert stalled.status == "True"
+
+
+class DeletingPlatform(FakePlatform):
+    """Like Kubernetes: a stop is a deletion whose exit the platform cannot see."""
+
+    name = "deleting"
+    reports_graceful_stop = False
+
+
+async def test_require_graceful_stop_is_invalid_where_it_cannot_be_observed() -> None:
+    async with fake({"risk-0": {"app": "risk"}}, DeletingPlatform) as platform:
+        crash = step("restart", "restart", "risk")
+        crash["fault"]["restart"]["requireGracefulStop"] = True
+        chaos = scenario(crash, targets={"risk": {"selector": {"app": "risk"}}})
+
+        status, _ = await run(chaos, platform)
+
+    assert platform.calls == []
+    assert status.phase is Phase.INVALID
+    assert (
+        "spec.steps[0].fault.restart.requireGracefulStop: the deleting platform cannot tell "
+        "whether a workload stopped gracefully"
+    ) in status.message
 
 
 async def test_selector_matching_nothing_is_invalid(platform: FakePlatform) -> None:

@@ -4,6 +4,7 @@ tells a check that could not run from a failed one."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,8 @@ def test_a_written_result_reads_back_as_it_was(tmp_path: Path, count: int) -> No
     ("body", "expected"),
     [
         ("[1", "r.json: not JSON: "),
+        ("[" * 100_000 + "]" * 100_000, "r.json: not a result: nested too deeply"),
+        (b'{"a": "\xe9"}', "r.json:1: not UTF-8"),
         ('{"items": []}', "r.json: items: expected a list of results"),
         ("[]", "r.json: expected a result (a scenario with its status)"),
         (
@@ -55,14 +58,22 @@ def test_a_written_result_reads_back_as_it_was(tmp_path: Path, count: int) -> No
     ],
 )
 def test_what_is_not_a_result_is_refused_with_where(
-    tmp_path: Path, body: str, expected: str
+    tmp_path: Path, body: str | bytes, expected: str
 ) -> None:
-    (tmp_path / "r.json").write_text(body)
+    result = tmp_path / "r.json"
+    result.write_bytes(body if isinstance(body, bytes) else body.encode())
 
     with pytest.raises(ScenarioInvalid) as raised:
         read_results(tmp_path / "r.json")
 
     assert expected in str(raised.value)
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "r.json")
+
+    with pytest.raises(ScenarioInvalid, match=r"r\.json: cannot read: a FIFO, not a regular file"):
+        read_results(tmp_path / "r.json")
 
 
 def test_a_scenario_without_status_is_not_a_result(tmp_path: Path) -> None:

@@ -89,3 +89,39 @@ def test_a_run_that_never_started_still_renders() -> None:
 
     assert '<span class="verdict none">Invalid</span>' in page
     assert "<svg" in page and 'class="fault"' not in page
+
+
+INJECTED = "<img src=x onerror=alert(1)>\"'&"
+
+
+def test_every_value_from_input_or_a_service_is_escaped() -> None:
+    # Unvalidated copies: the model would refuse such a name; the page must not rely on it.
+    chaos = scenario().model_copy(
+        update={
+            "spec": scenario().spec.model_copy(update={"description": INJECTED}),
+            "metadata": scenario().metadata.model_copy(update={"name": INJECTED}),
+        }
+    )
+    result = status()
+    result.message = INJECTED
+    result.audit_sink = INJECTED
+    result.run_id = INJECTED
+    for check in result.checks:
+        check.name, check.observed, check.step = INJECTED, INJECTED, INJECTED
+    for fault in result.faults:
+        fault.step, fault.target, fault.workload, fault.message = (INJECTED,) * 4
+    for samples in result.samples:
+        samples.name, samples.step = INJECTED, INJECTED
+        samples.notes = dict.fromkeys(samples.notes, INJECTED)
+
+    page = render_html([(chaos, result), (scenario("second"), status())])
+
+    assert "<img" not in page
+    assert "onerror=alert(1)&gt;&quot;&#x27;&amp;" in page
+    # Everything that is not the page's own markup: no tag but the ones it writes.
+    tags = set(re.findall(r"<([a-zA-Z0-9]+)", page))
+    assert tags <= {
+        "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "section", "p",
+        "dl", "dt", "dd", "table", "tr", "th", "td", "a", "span", "svg", "rect", "text", "line",
+        "g", "i", "details", "summary", "div",
+    }  # fmt: skip

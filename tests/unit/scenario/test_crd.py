@@ -108,6 +108,8 @@ VALID = {
 
 def _broken(path: str, value: Any) -> dict[str, Any]:
     document = copy.deepcopy(VALID)
+    if ".after.0." in path and path.rsplit(".", 1)[1] in ("tcp", "http", "command"):
+        del document["spec"]["steps"][0]["after"][0]["workloadReady"]  # one probe kind only
     node: Any = document
     *parents, last = path.split(".")
     for part in parents:
@@ -136,6 +138,18 @@ _DELETE = object()
         ("spec.concurrencyPolicy", "Sometimes"),
         ("spec.schedule", "every day"),
         ("spec.targets.risk.labels", {"app": "risk"}),  # a typo of selector
+        ("spec.steps.0.after.0.within", "\uff15s"),  # a fullwidth digit: not [0-9]
+        ("spec.steps.0.after.0.within", "9" * 400 + "s"),  # longer than 32 characters
+        ("spec.steps.0.after.0.timeout", 2),
+        ("spec.steps.0.after.0.tcp", {"target": "risk", "port": 0}),
+        ("spec.steps.0.after.0.tcp", {"target": "risk", "port": 65536}),
+        ("spec.steps.0.after.0.tcp", {"target": "risk", "port": "x" * 64}),
+        ("spec.steps.0.after.0.http", {"target": "risk", "port": 80, "expectStatus": [99]}),
+        ("spec.steps.0.after.0.command", {"argv": ["true"], "expectExitCode": 256}),
+        ("spec.steps.0.after.0.command", {"argv": ["true"], "expectExitCode": "0"}),
+        ("spec.steps.0.fault", {"scale": {"target": "risk", "replicas": True}}),
+        ("spec.steps.0.after.0.minSuccessRate", 0.5),  # an after-check has no success rate
+        ("spec.historyLimit", "10"),
     ],
 )
 def test_what_the_cluster_rejects_validate_rejects(path: str, value: Any) -> None:

@@ -166,3 +166,32 @@ def test_duration_field_validates_and_serialises() -> None:
 def test_duration_field_error_names_the_input() -> None:
     with pytest.raises(ValidationError, match="expected a duration such as"):
         _Timed.model_validate({"timeout": "soon"})
+
+
+@pytest.mark.parametrize("text", ["\uff15s", "\u0661\u0660s", "1\u0665ms", "\u00b2s"])
+def test_only_ascii_digits_make_a_duration(text: str) -> None:
+    # The CRD schema's [0-9]; Python's \d would take these, and the cluster would refuse them.
+    with pytest.raises(ValueError, match="expected a duration such as 250ms"):
+        parse_duration(text)
+
+
+def test_a_duration_longer_than_32_characters_is_refused_before_it_is_read() -> None:
+    with pytest.raises(ValueError, match=r"at most 32 characters, got 401 \('999999999999'…\)"):
+        parse_duration("9" * 400 + "s")  # float() of it is infinity
+
+
+@pytest.mark.parametrize("text", ["720h1ms", "721h", "43201m", "2592001s", "99999999999999999h"])
+def test_a_duration_is_at_most_30_days(text: str) -> None:
+    with pytest.raises(ValueError, match="at most 30 days"):
+        parse_duration(text)
+
+
+def test_thirty_days_is_a_duration() -> None:
+    assert parse_duration("720h") == 30 * 24 * 3600.0
+    assert parse_duration("719h59m59s999ms") < 30 * 24 * 3600.0
+
+
+def test_the_schema_bounds_the_length() -> None:
+    schema = TypeAdapter(Duration).json_schema()
+
+    assert schema["maxLength"] == 32

@@ -245,16 +245,24 @@ def test_duplicate_keys_are_malformed() -> None:
         load_yaml(edit("mode: one", "mode: one\n      mode: all"), source=SOURCE)
 
 
-def test_two_documents() -> None:
+def test_two_documents_name_the_line_of_the_second() -> None:
     with pytest.raises(ScenarioInvalid) as caught:
         load_yaml(VALID + "---\n" + VALID, source=SOURCE)
 
-    assert str(caught.value) == f"{SOURCE}: expected one YAML document, found 2"
+    assert str(caught.value) == (
+        f"{SOURCE}:28: a second YAML document; a file holds one (remove the --- line, or split "
+        "the file)"
+    )
 
 
-def test_no_document() -> None:
-    with pytest.raises(ScenarioInvalid, match=r"^s\.yaml: expected one YAML document, found 0$"):
-        load_yaml("# nothing here\n", source=SOURCE)
+def test_empty_documents_around_the_one_are_ignored() -> None:
+    assert load_yaml("---\n---\n" + VALID + "--- ~\n", source=SOURCE)["kind"] == "ChaosScenario"
+
+
+@pytest.mark.parametrize("text", ["# nothing here\n", "", "---\n", "~\n"])
+def test_no_document(text: str) -> None:
+    with pytest.raises(ScenarioInvalid, match=r"^s\.yaml:1: empty: no YAML document in it$"):
+        load_yaml(text, source=SOURCE)
 
 
 @pytest.mark.parametrize(

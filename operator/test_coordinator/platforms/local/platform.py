@@ -14,10 +14,11 @@ from test_coordinator.checks import ProbeContext, observe
 from test_coordinator.errors import PlatformError, ServiceStartFailed
 from test_coordinator.platforms.base import Applied, Platform, Workload
 from test_coordinator.platforms.local.stack import (
+    STACK_ANNOTATION,
     StackSpec,
     allocate_ports,
-    load_stack,
     resolve_placeholders,
+    stack_for_scenario,
 )
 from test_coordinator.platforms.local.supervisor import ServiceProcess
 from test_coordinator.scenario.model import ChaosScenario, FaultSpec, RestartFault, StopFault
@@ -25,18 +26,17 @@ from test_coordinator.scenario.model import ChaosScenario, FaultSpec, RestartFau
 __all__ = ["STACK_ANNOTATION", "LocalPlatform", "platform_for"]
 
 LOOPBACK = "127.0.0.1"
-STACK_ANNOTATION = "chaos.tse.dev/local-stack"
 
 
 def platform_for(
     scenario: ChaosScenario, path: Path, *, stack: str | None = None, log_dir: Path | None = None
 ) -> LocalPlatform:
-    """The stack ``scenario`` runs on: ``stack`` if given, else its annotation (a path
-    relative to the scenario file, like an include), else the bundled demo stack."""
-    reference = stack or scenario.metadata.annotations.get(STACK_ANNOTATION)
-    if reference is not None and reference != "demo" and stack is None:
-        reference = str(path.parent / reference)
-    platform = LocalPlatform(load_stack(reference))
+    """The platform ``scenario`` (from the file ``path``) runs on: its stack as
+    ``stack_for_scenario`` chooses it, the services' logs under ``log_dir`` if given."""
+    chosen = stack_for_scenario(
+        path, annotation=scenario.metadata.annotations.get(STACK_ANNOTATION), override=stack
+    )
+    platform = LocalPlatform(chosen)
     if log_dir is not None:
         platform.log_dir = log_dir / scenario.metadata.name
     return platform

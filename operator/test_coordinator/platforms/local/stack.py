@@ -25,14 +25,15 @@ import sys
 from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.scenario.durations import Duration
-from test_coordinator.scenario.loading import format_errors, load_yaml, read_yaml
-from test_coordinator.scenario.model import NonEmptyStr, Probe, SpecModel
+from test_coordinator.scenario.loading import expect_mapping, format_errors, kind_of, plain
+from test_coordinator.scenario.model import MAX_PORT, NonEmptyStr, PortName, Probe, SpecModel
+from test_coordinator.scenario.reading import load_document, read_document
 
 __all__ = [
     "ServiceSpec",
@@ -41,14 +42,20 @@ __all__ = [
     "free_port",
     "load_stack",
     "resolve_placeholders",
+    "stack_for_scenario",
 ]
 
 BUNDLED = {"demo": "demo/stack.yaml"}
+STACK_ANNOTATION = "chaos.tse.dev/local-stack"
+"""The scenario annotation naming its local stack file (relative to the scenario), or demo."""
+
+StackPort = Annotated[int, Field(ge=0, le=MAX_PORT)]
+"""A port number; 0 picks a free loopback port at start."""
 
 
 class ServiceSpec(SpecModel):
     command: list[str] = Field(min_length=1)
-    ports: dict[NonEmptyStr, int] = {}
+    ports: dict[PortName, StackPort] = {}
     labels: dict[NonEmptyStr, str] = {}
     env: dict[str, str] = {}
     working_dir: str | None = None
@@ -106,20 +113,50 @@ def load_stack(path: Path | str | None) -> StackSpec:
     if path is None or str(path) in BUNDLED:
         return _parse(_bundled(str(path or "demo")), source=f"<bundled {path or 'demo'} stack>")
     path = Path(path)
-    data = read_yaml(path)
-    if isinstance(data, Mapping) and "extends" in data:
+    document = read_document(path, plain_values=True)
+    data = document.data
+    expect_mapping(data, source=str(path), line=document.line, what="a stack, with services")
+    if "extends" in data:
         base = data["extends"]
-        if base not in BUNDLED:
+        if not isinstance(base, str) or base not in BUNDLED:
+            line = data.lc.key("extends")[0] + 1 if hasattr(data, "lc") else document.line
             raise ScenarioInvalid(
-                f"{path}: extends: unknown stack {base!r}; expected one of {', '.join(BUNDLED)}"
+                f"{path}:{line}: extends: expected the name of a bundled stack "
+                f"({', '.join(BUNDLED)}), got {_named(base)}"
             )
         data = _merge(_bundled(base), {k: v for k, v in data.items() if k != "extends"})
     return _parse(data, source=str(path))
 
 
+def stack_for_scenario(
+    scenario_file: Path, *, annotation: str | None, override: str | None
+) -> StackSpec:
+    """The stack a scenario runs on: ``--stack`` (``override``), else its annotation (a file
+    relative to the scenario, or ``demo``), else the bundled demo stack. A problem in it names
+    the scenario and what chose the stack, so that the reader knows where to look."""
+    if override is not None:
+        reference: str | None = override
+        chosen = f"chosen by --stack {override}"
+    elif annotation is not None:
+        reference = annotation if annotation in BUNDLED else str(scenario_file.parent / annotation)
+        chosen = f"chosen by its annotation {STACK_ANNOTATION}: {annotation}"
+    else:
+        reference = None
+        chosen = f"the bundled demo stack (no --stack, no {STACK_ANNOTATION} annotation)"
+    try:
+        return load_stack(reference)
+    except ScenarioInvalid as error:
+        context = f"{scenario_file}: its local stack ({chosen}) is invalid:"
+        raise ScenarioInvalid([context, *error.problems]) from None
+
+
+def _named(value: object) -> str:
+    return repr(value[:60]) if isinstance(value, str) else kind_of(value)
+
+
 def _bundled(name: str) -> Any:
     text = resources.files("test_coordinator").joinpath(BUNDLED[name]).read_text("utf-8")
-    return load_yaml(text, source=f"<bundled {name} stack>")
+    return load_document(text, source=f"<bundled {name} stack>").data
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -133,10 +170,9 @@ def _merge(base: Any, override: Any) -> Any:
 
 
 def _parse(data: Any, *, source: str) -> StackSpec:
-    if not isinstance(data, Mapping):
-        raise ScenarioInvalid(f"{source}: expected a stack (a mapping with services)")
+    expect_mapping(data, source=source, line=None, what="a stack, with services")
     try:
-        return StackSpec.model_validate(data)
+        return StackSpec.model_validate(plain(data))
     except ValidationError as error:
         raise ScenarioInvalid(format_errors(error, data=data, source=source)) from None
 

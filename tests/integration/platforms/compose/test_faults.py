@@ -48,7 +48,7 @@ def scenario(spec: dict[str, Any]) -> ChaosScenario:
     }
     steady = [{**RISK_SERVING, "within": "30s"}]
     return chaos_scenario(
-        "compose-test", {"targets": targets, "steadyState": steady, "timeout": "1m", **spec}
+        "compose-test", {"targets": targets, "steadyState": steady, "timeout": "2m", **spec}
     )
 
 

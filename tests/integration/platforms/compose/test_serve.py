@@ -61,7 +61,7 @@ def pause_gateway(name: str, duration: str) -> str:
                 ],
             }
         ],
-        "timeout": "2m",
+        "timeout": "10m",
     }
     out = io.StringIO()
     YAML(typ="safe", pure=True).dump(scenario_document(name, spec), out)

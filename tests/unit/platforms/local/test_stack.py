@@ -12,6 +12,7 @@ from test_coordinator.platforms.local.stack import (
     allocate_ports,
     load_stack,
     resolve_placeholders,
+    stack_for_scenario,
 )
 
 
@@ -36,8 +37,96 @@ def test_extends_overrides_one_field_and_keeps_the_rest(tmp_path: Path) -> None:
 def test_extends_an_unknown_stack_is_named(tmp_path: Path) -> None:
     path = tmp_path / "stack.yaml"
     path.write_text("extends: prod\nservices: {}\n")
-    with pytest.raises(ScenarioInvalid, match=r"stack.yaml: extends: unknown stack 'prod'"):
+    with pytest.raises(ScenarioInvalid) as caught:
         load_stack(path)
+
+    assert str(caught.value) == (
+        f"{path}:1: extends: expected the name of a bundled stack (demo), got 'prod'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extends", "got"), [("[demo]", "a list"), ("{demo: 1}", "a mapping"), ("7", "an integer")]
+)
+def test_extends_that_is_not_a_name_is_refused(tmp_path: Path, extends: str, got: str) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(f"services: {{}}\nextends: {extends}\n")
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_stack(path)
+
+    assert str(caught.value) == (
+        f"{path}:2: extends: expected the name of a bundled stack (demo), got {got}"
+    )
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just words\n"])
+def test_a_stack_that_is_not_a_mapping_names_its_line(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text("# a stack\n" + text)
+    with pytest.raises(ScenarioInvalid, match=rf"^{path}:2: expected a mapping \(a stack, with"):
+        load_stack(path)
+
+
+@pytest.mark.parametrize("port", ["-1", "65536", "1e12", "true", "'80'"])
+def test_a_stack_port_is_0_to_65535(tmp_path: Path, port: str) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(f"services:\n  a:\n    command: [x]\n    ports: {{p: {port}}}\n")
+    with pytest.raises(ScenarioInvalid, match=rf"^{path}:4: services\.a\.ports\.p: "):
+        load_stack(path)
+
+
+def test_a_stack_port_of_0_picks_a_free_port_and_65535_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text("services:\n  a:\n    command: [x]\n    ports: {free: 0, top: 65535}\n")
+
+    assert load_stack(path).services["a"].ports == {"free": 0, "top": 65535}
+
+
+def write_scenario_with_a_bad_stack(tmp_path: Path) -> Path:
+    (tmp_path / "stack.yaml").write_text("services:\n  a: {command: []}\n")
+    return tmp_path / "scenario.yaml"
+
+
+@pytest.mark.parametrize(
+    ("annotation", "override", "chosen"),
+    [
+        ("stack.yaml", None, "chosen by its annotation chaos.tse.dev/local-stack: stack.yaml"),
+        (None, "STACK", "chosen by --stack STACK"),
+        ("demo", "STACK", "chosen by --stack STACK"),
+    ],
+)
+def test_a_stack_error_names_the_scenario_and_what_chose_the_stack(
+    tmp_path: Path, annotation: str | None, override: str | None, chosen: str
+) -> None:
+    scenario = write_scenario_with_a_bad_stack(tmp_path)
+    override = override and str(tmp_path / "stack.yaml")
+    chosen = chosen.replace("STACK", str(tmp_path / "stack.yaml"))
+    with pytest.raises(ScenarioInvalid) as caught:
+        stack_for_scenario(scenario, annotation=annotation, override=override)
+
+    assert caught.value.problems == [
+        f"{scenario}: its local stack ({chosen}) is invalid:",
+        f"{tmp_path / 'stack.yaml'}:2: services.a.command: list should have at least 1 item "
+        "after validation, not 0",
+    ]
+
+
+def test_a_missing_stack_names_the_scenario(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    with pytest.raises(ScenarioInvalid) as caught:
+        stack_for_scenario(scenario, annotation="nowhere.yaml", override=None)
+
+    assert caught.value.problems == [
+        f"{scenario}: its local stack (chosen by its annotation chaos.tse.dev/local-stack: "
+        "nowhere.yaml) is invalid:",
+        f"{tmp_path / 'nowhere.yaml'}: cannot read: No such file or directory",
+    ]
+
+
+def test_without_annotation_or_override_the_stack_is_the_bundled_demo(tmp_path: Path) -> None:
+    stack = stack_for_scenario(tmp_path / "s.yaml", annotation=None, override=None)
+
+    assert stack == load_stack("demo")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,149 @@
+"""The terminal shows names, messages and service output as they are: never read as markup.
+
+The consoles here are rich's defaults (markup and emoji on), so that what is tested is that
+every value goes out as Text, whichever console prints it.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from test_coordinator.engine.journal import JournalEntry
+from test_coordinator.platforms.base import Workload
+from test_coordinator.report import TerminalObserver, render_suite, render_summary
+from test_coordinator.report.text import shown, styled, text_console
+from test_coordinator.scenario.model import FaultSpec
+from test_coordinator.scenario.status import CheckStatus, FaultStatus, When
+
+from tests.unit.report.sample_result import START, status
+
+# Each would crash rich (MarkupError), vanish, or be rewritten if read as markup or emoji.
+HOSTILE = [
+    "[/x]",
+    "[/red]",
+    "[bold]x.yaml",
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    "[test-coordinator] api exited with code 4",
+    "[link=http://evil]click[/link]",
+    ":thumbs_up: :smile:",
+    "\\[escaped]",
+]
+
+
+def default_console() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=300, force_terminal=False, color_system=None), out
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_summary_prints_every_value_as_it_is(value: str) -> None:
+    console, out = default_console()
+    result = status()
+    result.message = f"failed: {value}"
+    result.checks[0].name = f"check {value}"
+    result.checks[0].observed = f"observed {value}"
+    result.faults[0].message = f"SIGSTOP {value}"
+    result.faults[0].workload = f"api {value}"
+
+    render_summary(console, f"scenario {value}", result)
+
+    text = out.getvalue()
+    for shown_as in ("failed: ", "check ", "observed ", "SIGSTOP ", "api ", "scenario "):
+        assert f"{shown_as}{value}" in text, (shown_as, text)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_progress_lines_print_every_value_as_it_is(value: str) -> None:
+    console, out = default_console()
+    observer = TerminalObserver(console, scenario=f"scenario {value}")
+    result = status()
+    entry = JournalEntry(
+        step=f"step {value}",
+        target="api",
+        workload=Workload(id=f"workload {value}"),
+        fault=FaultSpec.model_validate({"pause": {"target": "api"}}),
+        message=f"message {value}",
+    )
+
+    observer.run_started(result)
+    observer.stage(f"stage {value}")
+    observer.fault_applied(entry)
+    observer.fault_reverted(entry)
+    observer.check_finished(
+        CheckStatus(
+            name=f"check {value}", when=When.AFTER, passed=False, observed=f"seen {value}", at=START
+        )
+    )
+    observer.run_finished(result)
+
+    text = out.getvalue()
+    for part in ("scenario ", "stage ", "workload ", "message ", "check ", "seen "):
+        assert f"{part}{value}" in text, (part, text)
+
+
+def test_a_suite_prints_file_names_as_they_are() -> None:
+    console, out = default_console()
+
+    render_suite(console, [(Path("[bold]x.yaml"), 0), (Path("[/x].yaml"), 2)])
+
+    assert "[bold]x.yaml" in out.getvalue()
+    assert "[/x].yaml" in out.getvalue()
+
+
+def test_styles_still_apply_to_the_tool_s_own_words() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="standard", width=100)
+
+    console.print(styled(("FAIL", "red"), " [/x]"))
+
+    assert out.getvalue() == "\x1b[31mFAIL\x1b[0m [/x]\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("\x1b[31mred", "\\x1b[31mred"),
+        ("over\rwrite", "over\\x0dwrite"),
+        ("bell\x07", "bell\\x07"),
+        ("\x9b", "\\x9b"),
+        ("tab\tand\nnewline", "tab\tand\nnewline"),
+        ("caf\udce9.yaml", "caf\\xe9.yaml"),  # a file name byte that was not UTF-8
+        ("é ü 日本", "é ü 日本"),
+    ],
+)
+def test_control_characters_and_undecodable_bytes_are_shown_escaped(
+    value: str, expected: str
+) -> None:
+    assert shown(value) == expected
+
+
+def test_the_text_console_reads_no_markup_even_in_a_plain_string(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    console = text_console()
+
+    console.print("[/x] :smile: [bold]x")
+
+    assert capsys.readouterr().out == "[/x] :smile: [bold]x\n"
+
+
+def test_a_fault_status_with_markup_in_every_field_renders() -> None:
+    console, out = default_console()
+    result = status()
+    result.faults = [
+        FaultStatus(
+            step="[/s]",
+            target="[/t]",
+            workload="[/w]",
+            action="pause",
+            applied_at=START,
+            message="[/m]",
+        )
+    ]
+
+    render_summary(console, "x", result)
+
+    assert "fault pause [/w] at 07:00:00: [/m]" in out.getvalue()
