@@ -17,6 +17,8 @@ address, never with the token.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import io
 import json
@@ -24,6 +26,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -34,11 +37,12 @@ from test_coordinator.reconcile.metrics import Metrics
 from test_coordinator.scenario.loading import parse_scenario
 from test_coordinator.scenario.reading import load_document
 from test_coordinator.service.catalog import Catalog, Scenario
-from test_coordinator.service.files import NAME_MAX, Signature, plain, valid_name
+from test_coordinator.service.files import NAME_MAX, Signature, plain, spec_hash, valid_name
 
 __all__ = ["MAX_BODY", "Access", "ServiceState", "add_api"]
 
 MAX_BODY = 1024 * 1024
+SETTLE_SECONDS = 3.0  # a PUT answers with the scenario as reconciled, or as it is by then
 BODY_SOURCE = "request body"
 
 log = logging.getLogger(__name__)
@@ -194,13 +198,24 @@ class _Api:
                 return _error(409, f"cannot write {filename}: {error}")
         if existing is not None:  # the status is the service's: kept in the new file
             await existing.host.write_status(existing.reconciler.compose())
-        signature = Signature.of(os.lstat(path))
-        self.catalog.poke(path, signature)
-        await self.catalog.sync()
-        scenario_now = self.catalog.scenarios.get(name)
+        scenario_now = await self._reconciled(name, path, spec_hash(plain(data).get("spec")))
         body = _scenario_json(scenario_now) if scenario_now is not None else {"name": name}
         log.info("scenario %s applied through the API by %s", name, request.remote)
         return web.json_response(body, status=200 if existing is not None else 201)
+
+    async def _reconciled(self, name: str, path: Path, expected: str) -> Scenario | None:
+        """The scenario once the catalog has read the spec just written (a status written
+        meanwhile changes the file again: each version is whole, so it is read at once)."""
+        deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
+        while True:
+            with contextlib.suppress(FileNotFoundError):
+                self.catalog.poke(path, Signature.of(os.lstat(path)))
+            await self.catalog.sync()
+            scenario = self.catalog.scenarios.get(name)
+            done = scenario is not None and scenario.file.spec_hash == expected
+            if done or asyncio.get_running_loop().time() > deadline:
+                return scenario
+            await asyncio.sleep(0.05)
 
     async def delete(self, request: web.Request) -> web.Response:
         scenario = self._scenario(request)

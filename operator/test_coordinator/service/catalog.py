@@ -84,6 +84,7 @@ class Catalog:
         self._warned: dict[Path, str] = {}
         self._poke = asyncio.Event()
         self._releasing: set[asyncio.Task[None]] = set()
+        self._syncing = asyncio.Lock()  # the loop's scans and the API's, one at a time
         self.first_scan = True
 
     # the loop
@@ -106,6 +107,10 @@ class Catalog:
         self._poke.set()
 
     async def sync(self) -> None:
+        async with self._syncing:
+            await self._sync()
+
+    async def _sync(self) -> None:
         found = await asyncio.to_thread(scan, self.directory.path)
         for path, signature in sorted(found.items()):
             known = self.files.get(path)
