@@ -73,8 +73,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the operator's own namespace, never touched (default: $POD_NAMESPACE)",
     )
     parser.add_argument("--bind", default=defaults.bind, help="address for health and metrics")
-    parser.add_argument("--health-port", type=int, default=defaults.health_port)
-    parser.add_argument("--grpc-health-port", type=int, default=defaults.grpc_health_port)
+    # The ecosystem's variables, as for serve (checked only when the operator is started).
+    parser.add_argument(
+        "--health-port", type=int, default=os.environ.get("HTTP_PORT", str(defaults.health_port))
+    )
+    parser.add_argument(
+        "--grpc-health-port",
+        type=int,
+        default=os.environ.get("GRPC_PORT", str(defaults.grpc_health_port)),
+    )
     parser.add_argument(
         "--give-up-after",
         default="60s",
