@@ -189,6 +189,8 @@ async def serve(
     try:
         await catalog.sync()  # recovery of each scenario starts with its reconciler
         await _repair_orphans(catalog, platforms)
+        for name in [n for n in generations.entries if n not in catalog.scenarios]:
+            generations.forget(name)  # deleted while the service was down: new if it returns
         spawn(catalog.run(), "scan")
         if settings.redis_url:
             registration = Registration(

@@ -188,3 +188,28 @@ def test_git_checkouts_run_each_spec_once(start_service: StartService) -> None:
     git("checkout", "-q", "-f", "main")  # the same spec again: nothing
     _, listed = service.request("GET", "/api/v1/scenarios/crash")
     assert listed["generation"] == 3
+
+
+def test_a_schedule_reruns_and_history_keeps_its_limit(start_service: StartService) -> None:
+    service = start_service()
+    # Six fields, seconds last: a tick every 2 s. Forbid (the default) skips a tick mid-run.
+    path = service.write("nightly", quick_spec(schedule="* * * * * */2", historyLimit=2))
+
+    status = until(
+        lambda: (lambda s: len({h["runId"] for h in s.get("history", [])}) >= 2 and s)(
+            service.status(path)
+        ),
+        within=20,
+        what="two scheduled runs",
+    )
+    first_two = [h["runId"] for h in status["history"]]
+    later = until(
+        lambda: (lambda s: s["history"][0]["runId"] not in first_two[:1] and s)(
+            service.status(path)
+        ),
+        within=20,
+        what="a third run pushing the first out",
+    )
+
+    assert len(later["history"]) == 2  # historyLimit
+    assert later["observedGeneration"] == 1  # the schedule ran it, not a spec change
