@@ -47,6 +47,8 @@ from test_coordinator.history.config import (
 )
 from test_coordinator.platforms import Platform
 from test_coordinator.platforms.local import STACK_ANNOTATION, LocalPlatform, platform_for
+from test_coordinator.platforms.local.stack import network_fault_problems
+from test_coordinator.platforms.network import DEFAULT_LEASE_SECONDS
 from test_coordinator.report import (
     TerminalObserver,
     read_results,
@@ -60,7 +62,14 @@ from test_coordinator.report import (
     write_status,
 )
 from test_coordinator.report.text import styled, text_console
-from test_coordinator.scenario import KIND, ChaosScenario, Phase, ScenarioStatus, load_scenario
+from test_coordinator.scenario import (
+    KIND,
+    ChaosScenario,
+    Phase,
+    ScenarioStatus,
+    load_scenario,
+    parse_duration,
+)
 from test_coordinator.scenario.crd import render_crd
 from test_coordinator.scenario.reading import read_yaml
 from test_coordinator.service import commands as service_commands
@@ -277,6 +286,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--junit", type=Path, metavar="OUT", help="write JUnit XML")
     _add_report_options(parser)
     parser.add_argument("--log-dir", type=Path, help="where service output goes (local)")
+    parser.add_argument(
+        "--fault-lease",
+        type=_option(_lease),
+        default=DEFAULT_LEASE_SECONDS,
+        metavar="DURATION",
+        help="how long a network fault outlives this runner if it is killed (default 10s): "
+        "the proxy removes what a runner stopped renewing",
+    )
     _add_history_option(parser)
     parser.add_argument(
         "--history-retention",
@@ -302,7 +319,8 @@ def _validate_command(args: argparse.Namespace, console: Console) -> int:
     for path in _scenario_files(args.paths):
         try:
             scenario = load_scenario(path)
-            _local_platform(scenario, path, args=None)
+            local = _local_platform(scenario, path, args=None)
+            _check_local_network_faults(scenario, path, local)
         except ScenarioInvalid as error:
             console.print(_error(error, "invalid"))
             code = ScenarioInvalid.exit_code
@@ -318,6 +336,16 @@ def _validate_command(args: argparse.Namespace, console: Console) -> int:
             )
         )
     return code
+
+
+def _check_local_network_faults(scenario: ChaosScenario, path: Path, local: LocalPlatform) -> None:
+    """A scenario that names its local stack: every network fault on a port a proxy fronts.
+    (Other scenarios may be for compose or Kubernetes, where a run checks it as it starts.)"""
+    if STACK_ANNOTATION not in scenario.metadata.annotations:
+        return
+    problems = network_fault_problems(scenario.spec, local.stack)
+    if problems:
+        raise ScenarioInvalid([f"{path}: {problem}" for problem in problems])
 
 
 def _scenario_files(paths: Sequence[Path]) -> list[Path]:
@@ -361,14 +389,21 @@ def _local_platform(
     scenario: ChaosScenario, path: Path, *, args: argparse.Namespace | None
 ) -> LocalPlatform:
     log_dir = args.log_dir if args is not None else None
-    return platform_for(scenario, path, stack=getattr(args, "stack", None), log_dir=log_dir)
+    return platform_for(
+        scenario,
+        path,
+        stack=getattr(args, "stack", None),
+        log_dir=log_dir,
+        lease_seconds=getattr(args, "fault_lease", DEFAULT_LEASE_SECONDS),
+    )
 
 
 def _compose_platform(args: argparse.Namespace) -> Platform:
     # The Docker SDK loads only for the platform that uses it.
     from test_coordinator.platforms.compose import ComposePlatform, project_name
 
-    return ComposePlatform(args.project or project_name(Path()))
+    lease = getattr(args, "fault_lease", DEFAULT_LEASE_SECONDS)  # `recover` has no lease
+    return ComposePlatform(args.project or project_name(Path()), lease_seconds=lease)
 
 
 PLATFORMS: dict[str, Callable[[ChaosScenario, Path, argparse.Namespace], Platform]] = {
@@ -626,6 +661,13 @@ def _option(parse: Callable[[str], object]) -> Callable[[str], object]:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return convert
+
+
+def _lease(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds < 1:
+        raise ValueError(f"expected a lease of at least 1s, got {text!r}")
+    return seconds
 
 
 def _retention(text: str) -> timedelta | None:

@@ -460,3 +460,32 @@ def test_a_service_the_teardown_had_to_sigkill_is_named(workdir: Path, pid_dir: 
     assert (
         "stack stopped: api did not stop within its 300ms grace period: SIGKILL after 0.3"
     ) in result.stdout, result.stdout
+
+
+PARTITION_API = {
+    "steps": [
+        {
+            "name": "cut api off",
+            "fault": {"partition": {"target": "api", "port": "tcp"}},
+            "duration": "1s",
+        }
+    ]
+}
+
+
+def test_validate_refuses_a_network_fault_on_a_port_the_stack_does_not_proxy(
+    workdir: Path,
+) -> None:
+    path = write_scenario(workdir, "cut", PARTITION_API)
+    result = run_cli("validate", path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"invalid {path}: spec.steps[0].fault.partition.port: no fault proxy fronts port tcp of "
+        "stack service api: add `proxy: [tcp]` to services.api in the stack file, so that the "
+        "other services and the checks reach that port through one"
+    ]
+    stack = json.loads((workdir / "stack.yaml").read_text())
+    stack["services"]["api"]["proxy"] = ["tcp"]
+    (workdir / "stack.yaml").write_text(json.dumps(stack))
+    result = run_cli("validate", path)
+    assert result.returncode == 0, result.stdout + result.stderr

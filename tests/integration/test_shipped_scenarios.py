@@ -7,6 +7,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 CLI = [sys.executable, "-m", "test_coordinator.cli"]
 
@@ -41,7 +42,36 @@ def test_a_service_that_is_never_restarted_fails(tmp_path: Path) -> None:
 
 def test_the_local_directory_is_a_passing_resilience_suite(tmp_path: Path) -> None:
     """What a CI job would run: every scenario of the directory (not its subdirectories)."""
-    result = run_cli("run", "scenarios/local/", "--junit", tmp_path / "suite.xml")
+    result = run_cli(
+        "run",
+        "scenarios/local/",
+        "--junit",
+        tmp_path / "suite.xml",
+        "--json",
+        tmp_path / "all.json",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     suites = ET.parse(tmp_path / "suite.xml").getroot().findall("testsuite")
-    assert {suite.get("name") for suite in suites} == {"order-gateway-pause", "risk-monitor-crash"}
+    assert {suite.get("name") for suite in suites} == {
+        "order-gateway-pause",
+        "risk-monitor-crash",
+        "risk-monitor-slow",
+    }
+    items = json.loads((tmp_path / "all.json").read_text())["items"]
+    [slow] = [item["status"] for item in items if item["metadata"]["name"] == "risk-monitor-slow"]
+    assert_the_gateway_kept_its_deadline(slow)
+
+
+def assert_the_gateway_kept_its_deadline(status: dict[str, Any]) -> None:
+    """risk-monitor-slow: 500 ms on the risk monitor's gRPC port, through the stack's proxy, for
+    10 s; the gateway answered within its deadline and lost nothing, and recovered at once."""
+    [fault] = status["faults"]
+    assert (fault["action"], fault["workload"]) == ("latency", "risk-monitor")
+    assert "latency 500ms both ways on proxy risk-monitor.grpc" in fault["message"]
+    assert fault["revertedAt"] is not None
+    checks = {check["name"]: check for check in status["checks"]}
+    assert all(check["passed"] for check in checks.values()), checks
+    assert checks["orders refused while slow"]["observed"].startswith("found status=risk_unava")
+    during = checks["gateway answers within its deadline"]
+    assert during["observations"] >= 15  # every 500 ms through the 10 s
+    assert checks["orders checked quickly again"]["recoverySeconds"] <= 2.0

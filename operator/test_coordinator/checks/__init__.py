@@ -8,10 +8,10 @@ program (a ``TypeError``) still propagate, so they are not mistaken for a failin
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from test_coordinator.checks.audit_trail import observe_audit_trail
 from test_coordinator.checks.base import (
     Baseline,
     EndpointResolver,
@@ -23,13 +23,6 @@ from test_coordinator.checks.base import (
     short,
     unavailable,
 )
-from test_coordinator.checks.command import observe_command
-from test_coordinator.checks.grpc_health import observe_grpc_health
-from test_coordinator.checks.http import observe_http
-from test_coordinator.checks.no_loss import no_loss_baseline, observe_no_loss
-from test_coordinator.checks.redis_registry import observe_redis_registry
-from test_coordinator.checks.tcp import observe_tcp
-from test_coordinator.checks.workload_ready import observe_workload_ready
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import Probe
 
@@ -49,22 +42,28 @@ __all__ = [
 # and the key (``Probe.kind``) is what guarantees the two match.
 Observer = Callable[[Any, ProbeContext], Awaitable[Observation]]
 
-OBSERVERS: dict[str, Observer] = {
-    "grpcHealth": observe_grpc_health,
-    "http": observe_http,
-    "tcp": observe_tcp,
-    "redisRegistry": observe_redis_registry,
-    "command": observe_command,
-    "auditTrail": observe_audit_trail,
-    "noLoss": observe_no_loss,
-    "workloadReady": observe_workload_ready,
+OBSERVERS: dict[str, str] = {
+    "grpcHealth": "grpc_health:observe_grpc_health",
+    "http": "http:observe_http",
+    "tcp": "tcp:observe_tcp",
+    "redisRegistry": "redis_registry:observe_redis_registry",
+    "command": "command:observe_command",
+    "auditTrail": "audit_trail:observe_audit_trail",
+    "noLoss": "no_loss:observe_no_loss",
+    "workloadReady": "workload_ready:observe_workload_ready",
 }
-"""Observer per probe kind, keyed as ``Probe.kind`` names it (camelCase, as in YAML)."""
+"""Observer per probe kind (keyed as ``Probe.kind`` names it: camelCase, as in YAML), as
+``module:function`` in this package. Imported when a kind is first observed: a run that
+checks only HTTP never loads gRPC or Redis, which costs start-up time and memory."""
 
-BASELINES: dict[str, Callable[[Any, ProbeContext], Awaitable[Baseline]]] = {
-    "noLoss": no_loss_baseline,
-}
+BASELINES: dict[str, str] = {"noLoss": "no_loss:no_loss_baseline"}
 """Kinds that judge what happened since the run began, and how they note where it began."""
+
+
+def _load(reference: str) -> Any:
+    module, name = reference.split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 AUDIT_KINDS = frozenset({"auditTrail", "noLoss"})
 """Kinds that read an audit trail: one they cannot reach makes them inconclusive, not failed."""
@@ -73,7 +72,7 @@ AUDIT_KINDS = frozenset({"auditTrail", "noLoss"})
 async def observe(probe: Probe, ctx: ProbeContext, *, limit: float | None = None) -> Observation:
     """One observation of ``probe``, bounded as a whole by ``limit`` (default: the probe's
     timeout; a caller with a deadline passes the time left, when that is shorter)."""
-    observer = OBSERVERS[probe.kind]
+    observer: Observer = _load(OBSERVERS[probe.kind])
     could_not_look = unavailable if probe.kind in AUDIT_KINDS else failed
     limit = probe.timeout if limit is None else limit
     try:
@@ -95,9 +94,10 @@ async def observe(probe: Probe, ctx: ProbeContext, *, limit: float | None = None
 async def take_baseline(probe: Probe, ctx: ProbeContext) -> Baseline | None:
     """Where ``probe``'s record stands now, for a kind that needs it (else None); never raises
     for a system that cannot be reached: the baseline then says why it could not look."""
-    taker = BASELINES.get(probe.kind)
-    if taker is None:
+    reference = BASELINES.get(probe.kind)
+    if reference is None:
         return None
+    taker: Callable[[Any, ProbeContext], Awaitable[Baseline]] = _load(reference)
     try:
         async with asyncio.timeout(probe.timeout):
             return await taker(probe.spec, ctx)

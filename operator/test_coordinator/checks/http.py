@@ -41,7 +41,10 @@ async def _request(spec: HttpProbe, url: str) -> Observation:
     async with aiohttp.ClientSession() as session:
         started = time.perf_counter()
         try:
-            async with session.request(spec.method, url, allow_redirects=False) as response:
+            headers = {} if spec.body is None else {"Content-Type": spec.content_type}
+            async with session.request(
+                spec.method, url, data=spec.body, headers=headers, allow_redirects=False
+            ) as response:
                 body = await response.text(errors="replace") if spec.body_contains else ""
                 status = response.status
         except aiohttp.ClientError as exc:

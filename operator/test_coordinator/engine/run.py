@@ -247,9 +247,10 @@ class _Run:
         return record
 
     async def _check_selections(self) -> None:
-        """Refuse, before anything is touched, a fault the platform lacks or a selection that
-        is empty or narrower than its mode. Where workloads come and go on their own (pods),
-        a selection that falls short is waited for instead, within the run's timeout."""
+        """Refuse, before anything is touched, a fault the platform lacks, a selection that
+        is empty or narrower than its mode, or a fault that cannot land on what is selected.
+        Where workloads come and go on their own (pods), a selection that falls short is waited
+        for instead, within the run's timeout."""
         problems = list(self._unsupported())
         if problems:
             raise ScenarioInvalid(problems)
@@ -261,6 +262,9 @@ class _Run:
             await asyncio.sleep(delay)
             delay = min(delay * 2, _LAST_RETRY)
         self._resumed()
+        problems = [problem async for problem in self._fault_problems()]
+        if problems:
+            raise ScenarioInvalid(problems)
 
     def _unsupported(self) -> Iterator[str]:
         for index, step in enumerate(self.spec.steps):
@@ -279,6 +283,16 @@ class _Run:
                     "platform cannot tell whether a workload stopped gracefully (a deleted pod's "
                     "exit is gone with it); remove the field, or run on local or compose"
                 )
+
+    async def _fault_problems(self) -> AsyncIterator[str]:
+        """What the platform says stands in a step's way (no proxy in front of the port of a
+        network fault), for every workload its target selects: any of them may be chosen."""
+        for index, step in enumerate(self.spec.steps):
+            where = f"spec.steps[{index}].fault.{step.fault.action}"
+            for workload in await self.targets.workloads(step.fault.target):
+                problem = await self.platform.fault_problem(step.fault, workload)
+                if problem is not None:
+                    yield f"{where}: {problem}"
 
     async def _selection_problems(self) -> AsyncIterator[str]:
         for name, target in self.spec.targets.items():

@@ -85,6 +85,11 @@ class Platform(ABC):
         unless the fault acts on what owns them (a pod's Deployment, for ``scale``)."""
         return list(chosen)
 
+    async def fault_problem(self, fault: FaultSpec, workload: Workload) -> str | None:
+        """Why ``fault`` cannot land on ``workload`` here, asked before anything is touched (a
+        network fault on a port no proxy fronts: the answer says what to add); None if it can."""
+        return None
+
     async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
         """Whether the ``kind`` named ``name`` is fully up, and what was seen."""
         return False, f"the {self.name} platform cannot tell whether a {kind} is ready"

@@ -149,10 +149,16 @@ class Connection:
             self._timers[timer] = loop.call_later(delay, act)
 
     def _draw(self, toxic: str) -> float:
-        """One draw per toxic and connection: a toxicity of 0.3 affects the same 30% throughout."""
-        draw = self._draws.get(toxic)
+        """One draw per toxic and connection: a toxicity of 0.3 affects the same 30% throughout.
+
+        The toxics ``NAME_upstream`` and ``NAME_downstream`` (Toxiproxy's default names) are
+        one toxic set both ways, and share their draw: with toxicity 0.3 each, 30% of the
+        connections are affected both ways, not 51% one way or the other.
+        """
+        key = toxic.removesuffix("_upstream").removesuffix("_downstream")
+        draw = self._draws.get(key)
         if draw is None:
-            draw = self._draws[toxic] = random.random()
+            draw = self._draws[key] = random.random()
         return draw
 
     def half_closed(self) -> None:

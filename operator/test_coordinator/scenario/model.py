@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from croniter import croniter
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,32 +26,40 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from test_coordinator.scenario.durations import Duration, Interval, PositiveDuration
+from test_coordinator.scenario.rates import Rate
 from test_coordinator.scenario.status import ScenarioStatus
 
 __all__ = [
     "API_VERSION",
     "KIND",
+    "NETWORK_FAULTS",
     "AfterCheck",
     "AuditApi",
     "AuditCheck",
     "AuditSinkSpec",
     "AuditTrailProbe",
     "AuditWindow",
+    "BandwidthFault",
     "ChaosScenario",
     "CheckSpec",
     "CommandProbe",
+    "Direction",
     "DuringCheck",
     "FaultSpec",
     "GrpcHealthProbe",
     "HttpProbe",
     "IsolateFault",
+    "LatencyFault",
     "Metadata",
     "Mode",
+    "NetworkFault",
     "NoLossProbe",
+    "PartitionFault",
     "PortName",
     "Probe",
     "RedisRegistryProbe",
     "RedisStreamSink",
+    "ResetFault",
     "RolloutRestartFault",
     "ScaleFault",
     "ScenarioSpec",
@@ -221,11 +230,19 @@ class HttpProbe(Addressed):
     expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(default=[200], min_length=1)
     body_contains: str | None = None
     max_latency: Duration | None = None
+    body: str | None = Field(
+        default=None, max_length=65536, description="sent with the request (a POST's order)"
+    )
+    content_type: NonEmptyStr = Field(
+        default="application/json", description="the Content-Type of body"
+    )
 
     @model_validator(mode="after")
     def _url_or_target(self) -> HttpProbe:
         if self.url is not None and (self.target is not None or self.address is not None):
             raise ValueError("give either url, or target/address with path, not both")
+        if self.body is not None and self.method in ("GET", "HEAD"):
+            raise ValueError(f"a {self.method} request sends no body: use POST or PUT")
         problem = None if self.url is None else _url_problem(self.url)
         if problem is not None:
             raise ValueError(problem)
@@ -484,8 +501,115 @@ class RolloutRestartFault(TargetRef):
     """The selected pods' Deployment or StatefulSet restarted (``kubectl rollout restart``)."""
 
 
-FAULT_KINDS = ("kill", "restart", "stop", "pause", "scale", "isolate", "rollout_restart")
-TIMED_FAULTS = frozenset({"stop", "pause", "scale", "isolate"})
+Direction = Literal["both", "upstream", "downstream"]
+"""Which way a network fault acts: ``upstream`` is what clients send to the service,
+``downstream`` what it answers; ``both`` is each of them."""
+
+
+def _whole_milliseconds(seconds: float) -> float:
+    if not (seconds * 1000).is_integer():
+        raise ValueError(
+            "expected whole milliseconds (the proxy delays in steps of 1ms), "
+            f"got {seconds * 1000:g}ms"
+        )
+    return seconds
+
+
+Milliseconds = Annotated[Duration, AfterValidator(_whole_milliseconds)]
+
+
+def _proxied_port(value: object) -> str:
+    if isinstance(value, str) and len(value) <= 63 and _PORT_NAME.fullmatch(value):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            "expected the name of a port (grpc, http), not its number: the proxy in front of "
+            "a port is declared by the port's name"
+        )
+    raise ValueError(
+        "expected the name of a port (letters, digits, -, _ and ., at least one letter, at most "
+        "63 characters)"
+    )
+
+
+ProxiedPort = Annotated[
+    str,
+    PlainValidator(_proxied_port),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 63, "pattern": f"^{_PORT_NAME.pattern}$"}
+    ),
+]
+
+
+class NetworkFault(TargetRef):
+    """A fault on the traffic to one of the target's ports, through the fault proxy in front of
+    it; held for the step's duration, then removed."""
+
+    port: ProxiedPort = Field(
+        description="the name of the port a proxy fronts (grpc): the proxy is declared by name"
+    )
+    percent: int = Field(
+        default=100, ge=1, le=100, description="the share of connections affected, 1-100"
+    )
+
+
+class LatencyFault(NetworkFault):
+    """Every chunk forwarded ``delay`` late (give or take ``jitter``), in each direction given:
+    with ``both``, a request and its answer are each delayed."""
+
+    delay: Milliseconds
+    jitter: Milliseconds = 0.0
+    direction: Direction = "both"
+
+    @field_validator("delay")
+    @classmethod
+    def _some_delay(cls, delay: float) -> float:
+        if delay <= 0:
+            raise ValueError("expected a delay of at least 1ms")
+        return delay
+
+
+class BandwidthFault(NetworkFault):
+    """Traffic limited to ``rate`` (``64KiB/s``, ``1MB/s``) in each direction given; the proxy
+    paces in whole kB/s (1000 bytes), so a rate is rounded to the nearest and at least 1kB/s."""
+
+    rate: Rate
+    direction: Direction = "both"
+
+    @field_validator("rate")
+    @classmethod
+    def _at_least_one_kilobyte(cls, rate: float) -> float:
+        if rate < 1000:
+            raise ValueError("expected a rate of at least 1kB/s (the proxy paces in kB/s)")
+        return rate
+
+
+class PartitionFault(NetworkFault):
+    """Connections are accepted but nothing passes in the directions given (a blackhole:
+    clients time out); what was held passes once the partition is removed."""
+
+    direction: Direction = "both"
+
+
+class ResetFault(NetworkFault):
+    """New and open connections are reset (TCP RST) for the step's duration."""
+
+
+FAULT_KINDS = (
+    "kill",
+    "restart",
+    "stop",
+    "pause",
+    "scale",
+    "isolate",
+    "rollout_restart",
+    "latency",
+    "bandwidth",
+    "partition",
+    "reset",
+)
+NETWORK_FAULTS = frozenset({"latency", "bandwidth", "partition", "reset"})
+TIMED_FAULTS = frozenset({"stop", "pause", "scale", "isolate"}) | NETWORK_FAULTS
 
 
 class FaultSpec(SpecModel):
@@ -496,6 +620,10 @@ class FaultSpec(SpecModel):
     scale: ScaleFault | None = None
     isolate: IsolateFault | None = None
     rollout_restart: RolloutRestartFault | None = None
+    latency: LatencyFault | None = None
+    bandwidth: BandwidthFault | None = None
+    partition: PartitionFault | None = None
+    reset: ResetFault | None = None
 
     model_config = ConfigDict(json_schema_extra=_exactly_one_of(FAULT_KINDS))
 
@@ -527,12 +655,20 @@ class FaultSpec(SpecModel):
     def target(self) -> str:
         return self.params.target
 
+    @property
+    def network(self) -> NetworkFault | None:
+        """The fault's parameters when it acts on traffic through a proxy, else None."""
+        params = self.params
+        return params if isinstance(params, NetworkFault) else None
+
 
 class Step(SpecModel):
     name: NonEmptyStr
     fault: FaultSpec
     duration: Duration | None = Field(
-        default=None, description="how long a stop or pause lasts before the engine reverts it"
+        default=None,
+        description="how long a timed fault (stop, pause, scale, isolate, or a network fault) "
+        "lasts before the engine reverts it",
     )
     after: list[AfterCheck] = []
 
@@ -542,7 +678,8 @@ class Step(SpecModel):
         if action in TIMED_FAULTS and not self.duration:
             raise ValueError(f"a {action} fault needs a duration greater than zero (e.g. 5s)")
         if action not in TIMED_FAULTS and self.duration is not None:
-            raise ValueError(f"a {action} fault takes no duration; only {', '.join(TIMED_FAULTS)}")
+            timed = ", ".join(sorted(to_camel(kind) for kind in TIMED_FAULTS))
+            raise ValueError(f"a {action} fault takes no duration; only {timed}")
         return self
 
 

@@ -75,10 +75,15 @@ def read_document(path: Path, *, plain_values: bool = False) -> Document:
 
 def read_text(path: Path, *, limit: int) -> str:
     """The UTF-8 text of a regular file of at most ``limit`` bytes (a saved result, say)."""
-    return _decode(_read_bytes(path, limit=limit), source=str(path))
+    return _decode(_read_bytes(path, limit=limit, usual=""), source=str(path))
 
 
-def _read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
+def _read_bytes(
+    path: Path,
+    *,
+    limit: int = MAX_FILE_BYTES,
+    usual: str = "; a scenario is a few kilobytes",
+) -> bytes:
     """The file's bytes; a FIFO, a device or a directory is refused, never opened to wait."""
     try:
         kind = _not_regular(os.stat(path).st_mode)
@@ -93,7 +98,7 @@ def _read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     if kind is not None:
         raise ScenarioInvalid(f"{path}: cannot read: {kind}, not a regular file")
     if len(data) > limit:
-        raise ScenarioInvalid(f"{path}: larger than {limit // 1024} KiB")
+        raise ScenarioInvalid(f"{path}: larger than {limit // 1024} KiB{usual}")
     return data
 
 

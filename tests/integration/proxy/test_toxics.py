@@ -195,3 +195,30 @@ async def test_toxics_of_one_proxy_leave_another_alone(
     reader, writer = await asyncio.open_connection(host, int(port))
     await round_trip(reader, writer)
     await close(writer)
+
+
+async def test_one_toxic_set_both_ways_affects_the_same_connections_both_ways(
+    proxy: FaultProxy, upstream: Upstream, control: ProxyControl
+) -> None:
+    """``partition_upstream`` and ``partition_downstream`` at toxicity 0.5: half the
+    connections are cut both ways, never one way only (their draw is shared)."""
+    for stream in ("upstream", "downstream"):
+        await control.add_toxic(
+            "svc", Toxic.timeout(0, name=f"partition_{stream}", stream=stream, toxicity=0.5)
+        )
+    messages = [f"c{number:03d}".encode() for number in range(40)]
+
+    async def answered(message: bytes) -> bool:
+        reader, writer = await connect(proxy)
+        writer.write(message)
+        try:
+            return await asyncio.wait_for(reader.readexactly(4), 1.0) == message
+        except TimeoutError:
+            return False
+        finally:
+            await close(writer)
+
+    answers = await asyncio.gather(*(answered(message) for message in messages))
+    reached = [message in upstream.received for message in messages]
+    assert answers == reached  # answered exactly where it got through: never one way only
+    assert 5 <= sum(answers) <= 35  # 50% of 40: outside this about once in 10^5

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import subprocess
+import sys
+
 import pytest
 from test_coordinator.checks import OBSERVERS
 from test_coordinator.checks.base import short, split_host_port
@@ -52,3 +57,23 @@ def test_split_host_port(endpoint: str, expected: tuple[str, int]) -> None:
 def test_split_host_port_rejects_a_bare_host() -> None:
     with pytest.raises(LookupError):
         split_host_port("localhost")
+
+
+@pytest.mark.parametrize("kind", sorted(OBSERVERS))
+def test_every_observer_named_is_a_coroutine_function_there(kind: str) -> None:
+    module, name = OBSERVERS[kind].split(":")
+    observer = getattr(importlib.import_module(f"test_coordinator.checks.{module}"), name)
+    assert inspect.iscoroutinefunction(observer)
+
+
+def test_the_registry_loads_no_observer_until_one_is_used() -> None:
+    """Importing the checks must not import gRPC, Redis or aiohttp: a CLI command pays for
+    those only when a check of that kind runs."""
+    code = (
+        "import sys, test_coordinator.checks; "
+        "print(sorted(m for m in ('grpc', 'redis', 'aiohttp') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -494,6 +494,39 @@ async def test_unsupported_fault_is_invalid_before_any_apply() -> None:
     assert stalled.status == "True"
 
 
+class ProxylessPlatform(FakePlatform):
+    """Has network faults, and no proxy in front of ``risk-1``'s port."""
+
+    name = "proxyless"
+    faults = FakePlatform.faults | {"partition"}
+
+    async def fault_problem(self, fault: FaultSpec, workload: Workload) -> str | None:
+        if fault.network is not None and workload.id == "risk-1":
+            return f"no fault proxy fronts port {fault.network.port} of {workload.id}"
+        return None
+
+
+async def test_a_fault_the_platform_cannot_land_is_invalid_before_any_apply() -> None:
+    """Every selected workload is asked about, since the mode may choose any of them."""
+    async with fake({"risk-0": {"app": "risk"}, "risk-1": {"app": "risk"}}, ProxylessPlatform) as (
+        platform
+    ):
+        cut = {"partition": {"target": "risk", "port": "main"}}
+        chaos = scenario(
+            step("crash", "kill", "risk"),
+            {"name": "cut", "fault": cut, "duration": "1s"},
+            targets={"risk": {"selector": {"app": "risk"}, "mode": "one"}},
+        )
+
+        status, _ = await run(chaos, platform)
+
+    assert platform.calls == []
+    assert status.phase is Phase.INVALID
+    assert status.message == (
+        "spec.steps[1].fault.partition: no fault proxy fronts port main of risk-1"
+    )
+
+
 class DeletingPlatform(FakePlatform):
     """Like Kubernetes: a stop is a deletion whose exit the platform cannot see."""
 

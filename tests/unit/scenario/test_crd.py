@@ -150,6 +150,13 @@ _DELETE = object()
         ("spec.steps.0.fault", {"scale": {"target": "risk", "replicas": True}}),
         ("spec.steps.0.after.0.minSuccessRate", 0.5),  # an after-check has no success rate
         ("spec.historyLimit", "10"),
+        ("spec.steps.0.fault", {"latency": {"target": "risk", "port": 50051, "delay": "1s"}}),
+        ("spec.steps.0.fault", {"latency": {"target": "risk", "port": "grpc", "delay": 500}}),
+        ("spec.steps.0.fault", {"latency": {"target": "risk", "port": "grpc"}}),
+        ("spec.steps.0.fault", {"bandwidth": {"target": "risk", "port": "grpc", "rate": "64KB"}}),
+        ("spec.steps.0.fault", {"partition": {"target": "risk", "port": "g", "percent": 0}}),
+        ("spec.steps.0.fault", {"partition": {"target": "risk", "port": "g", "direction": "in"}}),
+        ("spec.steps.0.fault", {"reset": {"target": "risk", "port": "grpc!"}}),
     ],
 )
 def test_what_the_cluster_rejects_validate_rejects(path: str, value: Any) -> None:

@@ -409,8 +409,8 @@ def test_fault_with_no_action() -> None:
 
     assert "spec.steps[0].fault" in problem
     assert (
-        "expected exactly one of kill, restart, stop, pause, scale, isolate, rolloutRestart; "
-        "found none" in problem
+        "expected exactly one of kill, restart, stop, pause, scale, isolate, rolloutRestart, "
+        "latency, bandwidth, partition, reset; found none" in problem
     )
 
 

@@ -4,6 +4,9 @@ Docker Engine API.
 The platform starts and stops nothing: the project is up before the run (``docker compose up
 -d``) and stays up after it. The SDK is synchronous, so every call runs in a worker thread and
 the during-checks keep their pace while a ``stop`` waits out its grace period.
+
+Network faults land on the fault proxy containers in front of the selected containers' service
+(``proxies.py``): the workload a network fault is journaled against is the proxy container.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -25,7 +28,19 @@ from test_coordinator.platforms.compose.containers import (
     endpoint,
 )
 from test_coordinator.platforms.compose.docker_api import DockerApi, engine_address
-from test_coordinator.scenario.model import FaultSpec, RestartFault, StopFault
+from test_coordinator.platforms.compose.proxies import (
+    control_url,
+    fronted_ports,
+    missing_proxy,
+    proxies_of,
+)
+from test_coordinator.platforms.network import (
+    DEFAULT_LEASE_SECONDS,
+    NETWORK_FAULTS,
+    NetworkFaults,
+    ProxyAt,
+)
+from test_coordinator.scenario.model import FaultSpec, NetworkFault, RestartFault, StopFault
 
 __all__ = ["ComposePlatform"]
 
@@ -37,10 +52,11 @@ R = TypeVar("R")
 
 class ComposePlatform(Platform):
     name = "compose"
-    faults = frozenset({"kill", "restart", "stop", "pause"})
+    faults = frozenset({"kill", "restart", "stop", "pause"}) | NETWORK_FAULTS
 
-    def __init__(self, project: str) -> None:
+    def __init__(self, project: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
         self.project = project
+        self.network = NetworkFaults(lease_seconds=lease_seconds)
         self._api: DockerApi | None = None
         self._executor = ThreadPoolExecutor(_WORKERS, thread_name_prefix=f"compose-{project}")
         self._seen: dict[str, Container] = {}
@@ -74,6 +90,7 @@ class ComposePlatform(Platform):
     async def close(self) -> None:
         # Waits for a fault still in flight, so that nothing acts after the run has ended.
         await asyncio.to_thread(self._executor.shutdown)
+        await self.network.close()
         if self._api is not None:
             self._api.close()
             self._api = None
@@ -107,7 +124,70 @@ class ComposePlatform(Platform):
         self._seen.update((container.name, container) for container in containers)
         return containers
 
+    async def fault_targets(self, fault: FaultSpec, chosen: Sequence[Workload]) -> list[Workload]:
+        """For a network fault, the proxy containers in front of the chosen containers' port
+        (one proxy fronts every container of its service); else the chosen containers."""
+        network = fault.network
+        if network is None:
+            return list(chosen)
+        containers = await self._containers()
+        proxies: dict[str, Workload] = {}
+        for workload in chosen:
+            service = self._container(workload).service
+            found = proxies_of(service, network.port, containers)
+            if not found:
+                raise ScenarioInvalid(missing_proxy(service, network.port))
+            for proxy in found:
+                proxies.setdefault(proxy.name, Workload(proxy.name, proxy.labels))
+        return list(proxies.values())
+
+    async def fault_problem(self, fault: FaultSpec, workload: Workload) -> str | None:
+        """A network fault needs a proxy in front of the port whose control API serves a proxy
+        named after it."""
+        network = fault.network
+        container = self._seen.get(workload.id)
+        if network is None or container is None:
+            return None
+        proxies = proxies_of(container.service, network.port, self._seen.values())
+        if not proxies:
+            return missing_proxy(container.service, network.port)
+        for proxy in proxies:
+            try:
+                url = control_url(proxy)
+            except LookupError as error:
+                return f"fault proxy {proxy.name}: {error}"
+            served = await self.network.proxy_names(url)
+            if network.port not in served:
+                return (
+                    f"fault proxy {proxy.name} (control API {url}) serves no proxy named "
+                    f"{network.port} (it serves: {', '.join(served) or 'none'}): name the proxy "
+                    f"after the port it fronts (--proxy {network.port}=LISTEN,UPSTREAM)"
+                )
+        return None
+
+    async def _proxy_at(self, workload: Workload, network: NetworkFault) -> ProxyAt | None:
+        """The control API of the proxy container ``workload``; None when it is gone (its
+        toxics went with it)."""
+        if workload.id not in self._seen:
+            await self._containers()  # a journal's proxy, from a run that died
+        proxy = self._seen.get(workload.id)
+        if proxy is None:
+            return None
+        return ProxyAt(control_url(proxy), network.port)
+
+    def _container(self, workload: Workload) -> Container:
+        container = self._seen.get(workload.id)
+        if container is None:
+            raise PlatformError(f"{workload.id} is not a container of project {self.project!r}")
+        return container
+
     async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
+        network = fault.network
+        if network is not None:
+            proxy = await self._proxy_at(workload, network)
+            if proxy is None:
+                raise PlatformError(f"fault proxy container {workload.id} is gone")
+            return Applied(await self.network.apply(fault, proxy))
         params = fault.params
         action: Callable[[DockerApi, str], Applied]
         match fault.action:
@@ -126,6 +206,12 @@ class ComposePlatform(Platform):
         return await self._on_container(workload.id, action)
 
     async def revert(self, fault: FaultSpec, workload: Workload) -> str:
+        network = fault.network
+        if network is not None:
+            proxy = await self._proxy_at(workload, network)
+            if proxy is None:
+                return f"fault proxy container {workload.id} is gone, and its toxics with it"
+            return await self.network.revert(fault, proxy)
         match fault.action:
             case "stop" | "restart":  # a restart cut short may have stopped and not started it
                 return await self._on_container(workload.id, faults.start)
@@ -141,7 +227,22 @@ class ComposePlatform(Platform):
         container = self._seen.get(workload.id)
         if container is None:
             raise LookupError(f"{workload.id} is not a container of project {self.project!r}")
-        return endpoint(container, port)
+        return endpoint(*self._through_proxy(container, port))
+
+    def _through_proxy(self, container: Container, port: int | str) -> tuple[Container, int | str]:
+        """The proxy container in front of ``port`` of ``container``'s service and the port's
+        name, if one is: checks reach a proxied port as the other services do. Else the
+        container itself and ``port``."""
+        declared = container.declared_ports()
+        name = (
+            port
+            if isinstance(port, str)
+            else next((name for name, number in declared.items() if number == str(port)), None)
+        )
+        if name is None or name in fronted_ports(container):  # a proxy's own port
+            return container, port
+        proxies = proxies_of(container.service, name, self._seen.values())
+        return (proxies[0], name) if proxies else (container, port)
 
     async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
         """A compose service is ready when every container of it runs, and is healthy if it has

@@ -1,20 +1,22 @@
 """Pods in one namespace as workloads: faults by the Kubernetes API, never by node access.
 
 A workload's id names its kind: ``pod/risk-7d9f``, or for faults that act on what owns the pods
-(``scale``, ``rolloutRestart``) ``deployment/risk`` or ``statefulset/ledger``. Every revert works
-from the id alone, so that an operator restarted after a crash can undo what its status recorded.
+(``scale``, ``rolloutRestart``) ``deployment/risk`` or ``statefulset/ledger``, or for network
+faults the fault proxy's Service in front of the pods' Service, ``service/risk-monitor-proxy``
+(``proxies.py``). Every revert works from the id alone, so that an operator restarted after a
+crash can undo what its status recorded.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.models.apps_v1 import DeploymentStatus, StatefulSetStatus
-from lightkube.models.core_v1 import PodStatus
+from lightkube.models.core_v1 import PodStatus, ServicePort
 from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
 from lightkube.models.networking_v1 import NetworkPolicySpec
 from lightkube.resources.apps_v1 import Deployment, StatefulSet
@@ -24,8 +26,20 @@ from lightkube.types import PatchType
 
 from test_coordinator.errors import PlatformError, ScenarioInvalid
 from test_coordinator.platforms.base import Applied, FaultHeld, Platform, Workload
+from test_coordinator.platforms.kubernetes.proxies import (
+    CONTROL_PORT,
+    missing_proxy,
+    port_number,
+    proxies_of,
+)
 from test_coordinator.platforms.kubernetes.safety import refusal
-from test_coordinator.scenario.model import FaultSpec, RestartFault, ScaleFault
+from test_coordinator.platforms.network import (
+    DEFAULT_LEASE_SECONDS,
+    NETWORK_FAULTS,
+    NetworkFaults,
+    ProxyAt,
+)
+from test_coordinator.scenario.model import FaultSpec, NetworkFault, RestartFault, ScaleFault
 from test_coordinator.scenario.status import utcnow
 
 __all__ = [
@@ -62,7 +76,7 @@ Owner = Deployment | StatefulSet
 
 class KubernetesPlatform(Platform):
     name = "kubernetes"
-    faults = frozenset({"kill", "restart", "rolloutRestart", "scale", "isolate"})
+    faults = frozenset({"kill", "restart", "rolloutRestart", "scale", "isolate"}) | NETWORK_FAULTS
     targets_may_appear = True  # controllers recreate pods
     reports_graceful_stop = False  # a deleted pod's exit is gone with the pod
 
@@ -73,12 +87,18 @@ class KubernetesPlatform(Platform):
         *,
         operator_namespace: str | None = None,
         holder: str = "",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        reach: Callable[[str], str] | None = None,
     ) -> None:
         self.client = client
         self.namespace = namespace
         self.operator_namespace = operator_namespace
         self.holder = holder
         """The ChaosScenario on whose behalf timed faults are held (``HELD_BY``)."""
+        self.network = NetworkFaults(lease_seconds=lease_seconds)
+        self.reach = reach or _as_it_is
+        """Turns a Service's ``host:port`` into one this process can connect to (a fault
+        proxy's control API): as it is in the cluster; a test maps it to loopback."""
 
     async def start(self) -> None:
         """Refuse, before anything is touched, a namespace that chaos must not enter."""
@@ -118,7 +138,12 @@ class KubernetesPlatform(Platform):
         ]
         return sorted(workloads, key=lambda workload: workload.id)
 
+    async def close(self) -> None:
+        await self.network.close()
+
     async def fault_targets(self, fault: FaultSpec, chosen: Sequence[Workload]) -> list[Workload]:
+        if fault.network is not None:
+            return await self._proxy_targets(fault.network, chosen)
         if fault.action not in _OWNER_FAULTS:
             return list(chosen)
         owners: dict[str, Workload] = {}
@@ -141,10 +166,102 @@ class KubernetesPlatform(Platform):
         found += [item async for item in self.client.list(StatefulSet, namespace=self.namespace)]
         return found
 
+    # network faults, through the fault proxies in front of the pods' Services
+
+    async def _services(self) -> list[Service]:
+        return [service async for service in self.client.list(Service, namespace=self.namespace)]
+
+    @staticmethod
+    def _fronting(
+        pod: Workload, port: str, services: Sequence[Service]
+    ) -> tuple[list[str], list[Service]]:
+        """The Services that select ``pod`` with a port named ``port``, and the proxies in
+        front of that port of theirs."""
+        fronted = [
+            _name(service.metadata)
+            for service in services
+            if _service_selects(service, pod.labels) and port_number(service, port) is not None
+        ]
+        proxies = [proxy for name in fronted for proxy in proxies_of(name, port, services)]
+        return fronted, proxies
+
+    async def _proxy_targets(
+        self, network: NetworkFault, chosen: Sequence[Workload]
+    ) -> list[Workload]:
+        services = await self._services()
+        targets: dict[str, Workload] = {}
+        for pod in chosen:
+            fronted, proxies = self._fronting(pod, network.port, services)
+            if not proxies:
+                raise ScenarioInvalid(self._no_proxy(pod, network.port, fronted))
+            for proxy in proxies:
+                workload_id = f"service/{_name(proxy.metadata)}"
+                targets.setdefault(workload_id, Workload(workload_id, _labels(proxy.metadata)))
+        return list(targets.values())
+
+    def _no_proxy(self, pod: Workload, port: str, fronted: list[str]) -> str:
+        if not fronted:
+            return (
+                f"{pod.id}: no Service selects it with a port named {port}, for a fault proxy "
+                "to front: network faults act on a Service's named port"
+            )
+        return missing_proxy(fronted[0], port)
+
+    async def fault_problem(self, fault: FaultSpec, workload: Workload) -> str | None:
+        """A network fault needs a proxy Service in front of the port, whose control API
+        answers and serves a proxy named after the port."""
+        network = fault.network
+        if network is None:
+            return None
+        services = await self._services()
+        fronted, proxies = self._fronting(workload, network.port, services)
+        if not proxies:
+            return self._no_proxy(workload, network.port, fronted)
+        for proxy in proxies:
+            at = self._control_of(proxy, network)
+            served = await self.network.proxy_names(at.control_url)
+            if network.port not in served:
+                return (
+                    f"the fault proxy of Service {_name(proxy.metadata)} ({at.control_url}) "
+                    f"serves no proxy named {network.port} (it serves: "
+                    f"{', '.join(served) or 'none'}): name the proxy after the port it fronts "
+                    f"(--proxy {network.port}=LISTEN,UPSTREAM)"
+                )
+        return None
+
+    def _control_of(self, proxy: Service, network: NetworkFault) -> ProxyAt:
+        name = _name(proxy.metadata)
+        number = port_number(proxy, CONTROL_PORT)
+        if number is None:
+            raise PlatformError(
+                f"fault proxy Service {name} has no port named {CONTROL_PORT} for its control API"
+            )
+        address = self.reach(f"{name}.{self.namespace}.svc:{number}")
+        return ProxyAt(f"http://{address}", network.port)
+
+    async def _proxy_at(self, name: str, network: NetworkFault) -> ProxyAt | None:
+        """The control API of the proxy Service ``name``; None when the Service is gone."""
+        proxy = next((s for s in await self._services() if _name(s.metadata) == name), None)
+        return None if proxy is None else self._control_of(proxy, network)
+
+    async def _apply_network(self, name: str, fault: FaultSpec, network: NetworkFault) -> str:
+        at = await self._proxy_at(name, network)
+        if at is None:
+            raise WorkloadGone(f"fault proxy Service {name} not found")
+        return await self.network.apply(fault, at)
+
+    async def _revert_network(self, name: str, fault: FaultSpec, network: NetworkFault) -> str:
+        at = await self._proxy_at(name, network)
+        if at is None:
+            return f"fault proxy Service {name} is gone: nothing to revert"
+        return await self.network.revert(fault, at)
+
     # faults
 
     async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
         kind, name = _split(workload)
+        if fault.network is not None and kind == "service":
+            return Applied(await self._apply_network(name, fault, fault.network))
         match fault.action, fault.params:
             case "kill", _:
                 return Applied(await self._delete_pod(name, grace=0))
@@ -162,6 +279,8 @@ class KubernetesPlatform(Platform):
 
     async def revert(self, fault: FaultSpec, workload: Workload) -> str:
         kind, name = _split(workload)
+        if fault.network is not None and kind == "service":
+            return await self._revert_network(name, fault, fault.network)
         match fault.action:
             case "scale":
                 return await self._unscale(kind, name)
@@ -327,10 +446,16 @@ class KubernetesPlatform(Platform):
         except ApiError as error:
             raise LookupError(f"pod {name}: {error.status.message}") from None
         number = _container_port(pod, port)
-        async for service in self.client.list(Service, namespace=self.namespace):
-            service_port = _service_port(service, port, number)
-            if service_port is not None and _service_selects(service, _labels(pod.metadata)):
-                return f"{_name(service.metadata)}.{self.namespace}.svc:{service_port}"
+        services = await self._services()
+        for service in services:
+            declared = _service_port(service, port, number)
+            if declared is not None and _service_selects(service, _labels(pod.metadata)):
+                # A port a fault proxy fronts is reached through it, as the clients reach it.
+                proxies = proxies_of(_name(service.metadata), declared.name or "", services)
+                if proxies:
+                    proxy, proxied = proxies[0], port_number(proxies[0], declared.name or "")
+                    return f"{_name(proxy.metadata)}.{self.namespace}.svc:{proxied}"
+                return f"{_name(service.metadata)}.{self.namespace}.svc:{declared.port}"
         ip = pod.status.podIP if pod.status else None
         if not ip:
             raise LookupError(f"pod {name} has no IP yet")
@@ -488,13 +613,17 @@ def _container_port(pod: Pod, port: int | str) -> int | None:
     return None
 
 
-def _service_port(service: Service, port: int | str, number: int | None) -> int | None:
+def _service_port(service: Service, port: int | str, number: int | None) -> ServicePort | None:
     """The Service's port that reaches the pod's ``port`` (by name, or by target number)."""
     for declared in (service.spec.ports if service.spec else None) or []:
         target = declared.targetPort if declared.targetPort is not None else declared.port
         if declared.name == port or target == port or (number is not None and target == number):
-            return declared.port
+            return declared
     return None
+
+
+def _as_it_is(address: str) -> str:
+    return address
 
 
 def _isolation_mark(pod: str) -> str:

@@ -1,4 +1,8 @@
-"""The embedded default platform: a stack of local processes, supervised like compose would."""
+"""The embedded default platform: a stack of local processes, supervised like compose would.
+
+A service's ports listed under ``proxy`` get a fault proxy in this process, in front of them:
+the other services and the checks reach such a port through it, and network faults act there.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,18 @@ from test_coordinator.platforms.local.stack import (
     STACK_ANNOTATION,
     StackSpec,
     allocate_ports,
+    allocate_proxy_ports,
     resolve_placeholders,
     stack_for_scenario,
 )
 from test_coordinator.platforms.local.supervisor import ServiceProcess
+from test_coordinator.platforms.network import (
+    DEFAULT_LEASE_SECONDS,
+    NETWORK_FAULTS,
+    NetworkFaults,
+    ProxyAt,
+)
+from test_coordinator.proxy import ProxyServer, Refused
 from test_coordinator.scenario.model import ChaosScenario, FaultSpec, RestartFault, StopFault
 
 __all__ = ["STACK_ANNOTATION", "LocalPlatform", "platform_for"]
@@ -29,14 +41,19 @@ LOOPBACK = "127.0.0.1"
 
 
 def platform_for(
-    scenario: ChaosScenario, path: Path, *, stack: str | None = None, log_dir: Path | None = None
+    scenario: ChaosScenario,
+    path: Path,
+    *,
+    stack: str | None = None,
+    log_dir: Path | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> LocalPlatform:
     """The platform ``scenario`` (from the file ``path``) runs on: its stack as
     ``stack_for_scenario`` chooses it, the services' logs under ``log_dir`` if given."""
     chosen = stack_for_scenario(
         path, annotation=scenario.metadata.annotations.get(STACK_ANNOTATION), override=stack
     )
-    platform = LocalPlatform(chosen)
+    platform = LocalPlatform(chosen, lease_seconds=lease_seconds)
     if log_dir is not None:
         platform.log_dir = log_dir / scenario.metadata.name
     return platform
@@ -44,34 +61,66 @@ def platform_for(
 
 class LocalPlatform(Platform):
     name = "local"
-    faults = frozenset({"kill", "restart", "stop", "pause"})
+    faults = frozenset({"kill", "restart", "stop", "pause"}) | NETWORK_FAULTS
 
-    def __init__(self, stack: StackSpec, *, log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        stack: StackSpec,
+        *,
+        log_dir: Path | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
         self.stack = stack
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="test-coordinator-"))
-        self.ports = allocate_ports(stack)
+        self.ports = allocate_ports(stack)  # where each service listens
+        self.proxy_ports = allocate_proxy_ports(stack, taken=self.ports)  # where its proxies do
         self.services: dict[str, ServiceProcess] = {}
+        self.proxies = ProxyServer()
+        self.network = NetworkFaults(lease_seconds=lease_seconds)
         self._paused: set[str] = set()
         self.forced_stops: list[str] = []  # services the stack's teardown had to SIGKILL
 
     async def start(self) -> None:
-        """Start the services level by level; each level waits until its services are ready."""
+        """Start the proxies, then the services level by level; each level waits until its
+        services are ready."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
+            await self._start_proxies()
             for level in self.stack.start_order():
                 await asyncio.gather(*(self._start_service(name) for name in level))
         except BaseException:
             await self.close()
             raise
 
+    async def _start_proxies(self) -> None:
+        for service, ports in self.proxy_ports.items():
+            for port, number in ports.items():
+                try:
+                    await self.proxies.create_proxy(
+                        _proxy_name(service, port),
+                        listen=(LOOPBACK, number),
+                        upstream=(LOOPBACK, self.ports[service][port]),
+                    )
+                except Refused as refused:
+                    raise PlatformError(f"stack: services.{service}.proxy: {refused}") from None
+        if self.proxy_ports:
+            await self.proxies.start_control(LOOPBACK, 0)
+
+    def ports_seen_by(self, service: str | None) -> dict[str, dict[str, int]]:
+        """Every service's ports as ``service`` reaches them: its own directly, the others'
+        through their proxies (None: a check, which reaches every port through its proxy)."""
+        return {
+            name: ports if name == service else ports | self.proxy_ports.get(name, {})
+            for name, ports in self.ports.items()
+        }
+
     async def _start_service(self, name: str) -> None:
         spec = self.stack.services[name]
         where = f"stack: services.{name}"
-        argv = [
-            resolve_placeholders(arg, self.ports, where=f"{where}.command") for arg in spec.command
-        ]
+        ports = self.ports_seen_by(name)
+        argv = [resolve_placeholders(arg, ports, where=f"{where}.command") for arg in spec.command]
         env = os.environ | {
-            key: resolve_placeholders(value, self.ports, where=f"{where}.env.{key}")
+            key: resolve_placeholders(value, ports, where=f"{where}.env.{key}")
             for key, value in spec.env.items()
         }
         service = ServiceProcess(name, spec, argv, env, self.log_dir / f"{name}.log")
@@ -115,14 +164,14 @@ class LocalPlatform(Platform):
                 if not outcome.graceful
             ]
         self._paused.clear()
+        await self.network.close()
+        await self.proxies.close()
 
     async def select(self, selector: Mapping[str, str]) -> list[Workload]:
-        workloads = []
-        for name in self.stack.services:
-            labels = self.stack.labels_of(name)
-            if all(labels.get(key) == value for key, value in selector.items()):
-                workloads.append(Workload(id=name, labels=labels))
-        return workloads
+        return [
+            Workload(id=name, labels=self.stack.labels_of(name))
+            for name in self.stack.select(selector)
+        ]
 
     def _service(self, workload: Workload) -> ServiceProcess:
         try:
@@ -130,7 +179,23 @@ class LocalPlatform(Platform):
         except KeyError:
             raise PlatformError(f"service {workload.id!r} is not running on this stack") from None
 
+    async def fault_problem(self, fault: FaultSpec, workload: Workload) -> str | None:
+        network = fault.network
+        if network is None or workload.id not in self.stack.services:
+            return None
+        return self.stack.proxy_problem(workload.id, network.port)
+
+    def _proxy_at(self, workload: Workload, fault: FaultSpec) -> ProxyAt:
+        network = fault.network
+        assert network is not None
+        problem = self.stack.proxy_problem(workload.id, network.port)
+        if problem is not None:
+            raise PlatformError(problem)
+        return ProxyAt(self.proxies.control_url, _proxy_name(workload.id, network.port))
+
     async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
+        if fault.action in NETWORK_FAULTS:
+            return Applied(await self.network.apply(fault, self._proxy_at(workload, fault)))
         service = self._service(workload)
         params = fault.params
         match fault.action:
@@ -161,6 +226,8 @@ class LocalPlatform(Platform):
         raise PlatformError(f"fault {fault.action!r} is not supported on the local platform")
 
     async def revert(self, fault: FaultSpec, workload: Workload) -> str:
+        if fault.action in NETWORK_FAULTS:
+            return await self.network.revert(fault, self._proxy_at(workload, fault))
         service = self._service(workload)
         match fault.action:
             case "stop":
@@ -173,7 +240,7 @@ class LocalPlatform(Platform):
         return "nothing to revert"
 
     async def endpoint(self, workload: Workload, port: int | str) -> str:
-        return self._endpoint(workload.id, port)
+        return self._endpoint(workload.id, port, seen_by=None)
 
     async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
         """A service is ready when it runs and its ``ready`` probe passes (``kind`` is moot)."""
@@ -188,14 +255,23 @@ class LocalPlatform(Platform):
         observation = await observe(service.spec.ready, context)
         return observation.passed, f"{name}: {observation.observed}"
 
-    def _endpoint(self, service: str, port: int | str) -> str:
+    def _endpoint(self, service: str, port: int | str, *, seen_by: str | None) -> str:
+        """Where ``seen_by`` (a service, or None: a check) reaches ``port`` of ``service``: a
+        proxied port through its proxy, unless the service looks at itself."""
+        ports = self.ports_seen_by(seen_by).get(service, {})
         if isinstance(port, int):
-            return f"{LOOPBACK}:{port}"
-        ports = self.ports.get(service, {})
+            # A number is used as given, unless it is a port a proxy fronts.
+            direct = self.ports.get(service, {})
+            named = next((name for name, number in direct.items() if number == port), None)
+            return f"{LOOPBACK}:{ports[named] if named is not None else port}"
         if port not in ports:
             known = ", ".join(ports) or "none"
             raise LookupError(f"service {service!r} has no port named {port!r} (has: {known})")
         return f"{LOOPBACK}:{ports[port]}"
+
+
+def _proxy_name(service: str, port: str) -> str:
+    return f"{service}.{port}"
 
 
 class _ServiceResolver:
@@ -206,7 +282,7 @@ class _ServiceResolver:
         self.service = service
 
     async def endpoints(self, target: str | None, port: int | str) -> list[str]:
-        return [self.platform._endpoint(target or self.service, port)]
+        return [self.platform._endpoint(target or self.service, port, seen_by=self.service)]
 
     async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
         return await self.platform.workload_ready(kind, name)

@@ -12,8 +12,12 @@ services:
     ready: {grpcHealth: {port: grpc}}
     restart: always            # always | on-failure | never
     restartDelay: 1s           # first restart backoff; doubles up to maxRestartDelay
+    proxy: [grpc]              # ports others reach through a fault proxy (network faults)
 ```
-``${python}`` is the running interpreter and ``${SERVICE.PORT}`` a service's resolved port.
+``${python}`` is the running interpreter and ``${SERVICE.PORT}`` a service's resolved port. A
+port listed under ``proxy`` has a fault proxy in front of it: the service listens on the port
+(its own ``${risk-monitor.grpc}`` is that port), and everyone else reaches it through the proxy
+(another service's ``${risk-monitor.grpc}``, and the checks).
 """
 
 from __future__ import annotations
@@ -32,15 +36,24 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.scenario.durations import Duration
 from test_coordinator.scenario.loading import expect_mapping, format_errors, kind_of, plain
-from test_coordinator.scenario.model import MAX_PORT, NonEmptyStr, PortName, Probe, SpecModel
+from test_coordinator.scenario.model import (
+    MAX_PORT,
+    NonEmptyStr,
+    PortName,
+    Probe,
+    ScenarioSpec,
+    SpecModel,
+)
 from test_coordinator.scenario.reading import load_document, read_document
 
 __all__ = [
     "ServiceSpec",
     "StackSpec",
     "allocate_ports",
+    "allocate_proxy_ports",
     "free_port",
     "load_stack",
+    "network_fault_problems",
     "resolve_placeholders",
     "stack_for_scenario",
 ]
@@ -66,6 +79,9 @@ class ServiceSpec(SpecModel):
     max_restart_delay: Duration = 30.0
     stop_grace_period: Duration = 10.0
     start_timeout: Duration = 30.0
+    proxy: list[PortName] = Field(
+        default=[], description="ports others reach through a fault proxy (network faults)"
+    )
 
     @field_validator("command")
     @classmethod
@@ -73,6 +89,19 @@ class ServiceSpec(SpecModel):
         if not command[0]:
             raise ValueError("the first item of command must name the program to run")
         return command
+
+    @model_validator(mode="after")
+    def _proxied_ports_declared(self) -> ServiceSpec:
+        undeclared = [port for port in self.proxy if port not in self.ports]
+        if undeclared:
+            declared = ", ".join(self.ports) or "none"
+            raise ValueError(
+                f"proxy names {', '.join(undeclared)}, which ports does not declare "
+                f"(declared: {declared})"
+            )
+        if len(set(self.proxy)) != len(self.proxy):
+            raise ValueError(f"proxy names a port twice: {self.proxy}")
+        return self
 
 
 class StackSpec(SpecModel):
@@ -106,6 +135,43 @@ class StackSpec(SpecModel):
 
     def labels_of(self, name: str) -> dict[str, str]:
         return dict(self.services[name].labels) or {"app": name}
+
+    def select(self, selector: Mapping[str, str]) -> list[str]:
+        """The services whose labels include all of ``selector``, in the file's order."""
+        return [
+            name
+            for name in self.services
+            if all(self.labels_of(name).get(key) == value for key, value in selector.items())
+        ]
+
+    def proxy_problem(self, service: str, port: str) -> str | None:
+        """Why a network fault cannot act on ``port`` of ``service``, saying what to add."""
+        spec = self.services[service]
+        if port not in spec.ports:
+            declared = ", ".join(spec.ports) or "none"
+            return f"stack service {service} declares no port named {port!r} (declared: {declared})"
+        if port not in spec.proxy:
+            listed = f"[{', '.join([*spec.proxy, port])}]"
+            return (
+                f"no fault proxy fronts port {port} of stack service {service}: add "
+                f"`proxy: {listed}` to services.{service} in the stack file, so that the "
+                "other services and the checks reach that port through one"
+            )
+        return None
+
+
+def network_fault_problems(spec: ScenarioSpec, stack: StackSpec) -> list[str]:
+    """Every network fault of ``spec`` on a port of a stack service that no proxy fronts."""
+    problems = []
+    for index, step in enumerate(spec.steps):
+        params = step.fault.network
+        if params is None or step.fault.target not in spec.targets:
+            continue
+        for service in stack.select(spec.targets[step.fault.target].selector):
+            problem = stack.proxy_problem(service, params.port)
+            if problem is not None:
+                problems.append(f"spec.steps[{index}].fault.{step.fault.action}.port: {problem}")
+    return problems
 
 
 def load_stack(path: Path | str | None) -> StackSpec:
@@ -189,6 +255,20 @@ def allocate_ports(stack: StackSpec) -> dict[str, dict[str, int]]:
         for port, number in service.ports.items():
             ports[name][port] = number or free_port(avoid=taken)
             taken.add(ports[name][port])
+    return ports
+
+
+def allocate_proxy_ports(
+    stack: StackSpec, *, taken: Mapping[str, Mapping[str, int]]
+) -> dict[str, dict[str, int]]:
+    """For each port a service lists under ``proxy``, a free loopback port for its proxy."""
+    avoid = {number for service in taken.values() for number in service.values()}
+    ports: dict[str, dict[str, int]] = {}
+    for name, service in stack.services.items():
+        for port in service.proxy:
+            number = free_port(avoid=avoid)
+            ports.setdefault(name, {})[port] = number
+            avoid.add(number)
     return ports
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "demo_project",
     "ensure_base_image",
     "missing_engine",
+    "network_project",
     "requires_engine",
     "running",
     "tiny_project",
@@ -49,6 +50,7 @@ BASE_IMAGE = "test-coordinator-test-base:empty"
 REPO = Path(test_coordinator.__file__).resolve().parents[2]
 TEST_VARIANT = Path(__file__).with_name("compose.test.yaml")
 TINY = Path(__file__).with_name("tiny.compose.yaml")
+NETWORK = Path(__file__).with_name("network.compose.yaml")
 SYSTEM_MOUNTS = ("/usr", "/lib", "/lib64", "/bin", "/etc")
 DEMO_PORTS = (
     "REDIS_PORT",
@@ -58,6 +60,8 @@ DEMO_PORTS = (
     "ORDER_GATEWAY_HTTP",
     "AUDIT_CORRELATOR_GRPC",
     "AUDIT_CORRELATOR_HTTP",
+    "RISK_PROXY_GRPC",
+    "RISK_PROXY_CONTROL",
 )
 
 
@@ -201,6 +205,13 @@ def tiny_project(pid_dir: Path) -> ComposeProject:
     the profile ``stubborn``, another deaf to SIGTERM (``app: stubborn``)."""
     ports = {"API_PORT": str(free_port()), "STUBBORN_PORT": str(free_port())}
     return _project(TINY, **ports, TC_PID_DIR=str(pid_dir))
+
+
+def network_project() -> ComposeProject:
+    """An echo service (``app: echo``, ports ``tcp`` and ``plain``) and a fault proxy in front
+    of its port ``tcp`` (``PROXY_TCP``, control API on ``PROXY_CONTROL``)."""
+    ports = ("ECHO_TCP", "ECHO_PLAIN", "PROXY_TCP", "PROXY_CONTROL")
+    return _project(NETWORK, **{port: str(free_port()) for port in ports})
 
 
 def _project(file: Path, **env: str) -> ComposeProject:

@@ -153,7 +153,8 @@ def test_an_unknown_service_exits_2_listing_the_services(
     assert result.returncode == 2, result.stdout + result.stderr
     assert (
         f"selector service=risk: compose project '{demo_stack.name}' has no service 'risk' "
-        "(its services: audit-correlator, order-gateway, redis, risk-monitor)"
+        "(its services: audit-correlator, order-gateway, redis, risk-monitor, "
+        "risk-monitor-proxy)"
     ) in result.stdout
 
 
@@ -204,13 +205,18 @@ def test_the_compose_demo_path_runs_the_cli_in_a_container() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["order-gateway-pause", "risk-monitor-restart", "audit-correlator-stop"]
+    "name",
+    ["order-gateway-pause", "risk-monitor-restart", "audit-correlator-stop", "risk-monitor-slow"],
 )
 def test_the_other_shipped_scenarios_pass(demo_stack: ComposeProject, name: str) -> None:
     path = REPO / "scenarios" / "compose" / f"{name}.yaml"
     result = run_cli("run", path, "--platform", "compose", "--project", demo_stack.name)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Pass  recovery" in result.stdout
+    if name == "risk-monitor-slow":  # on the proxy container in front of the risk monitor
+        proxy = str(demo_stack.inspect("risk-monitor-proxy")["Name"]).lstrip("/")
+        assert f"fault latency {proxy} at " in result.stdout, result.stdout
+        assert "latency 500ms both ways on proxy grpc at http://127.0.0.1:" in result.stdout
 
 
 # 12 in `make test` (a minute); the 50: TC_KILL_POINTS=50 (four minutes here).

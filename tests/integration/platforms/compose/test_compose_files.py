@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 from test_coordinator.platforms.compose.containers import PORT_LABEL_PREFIX
+from test_coordinator.platforms.compose.proxies import PROXY_FOR_LABEL, PROXY_PORTS_LABEL
 from test_coordinator.scenario import load_scenario
 
 from tests.integration.platforms.compose.projects import REPO, TEST_VARIANT
@@ -36,8 +37,9 @@ def stack_services() -> list[str]:
 def test_both_files_hold_the_demo_stack_and_the_chaos_runner() -> None:
     for path in (USERS, TEST_VARIANT):
         services = load(path)["services"]
-        others = ("chaos", "test-coordinator")
-        assert sorted(name for name in services if name not in others) == stack_services()
+        others = ("chaos", "risk-monitor-proxy", "test-coordinator")
+        demo = [name for name in services if name not in others]
+        assert sorted(demo) == stack_services()
         assert list(services["chaos"]["profiles"]) == ["chaos"]  # never started by `up`
         assert services["chaos"]["pid"] == "host"
 
@@ -97,3 +99,25 @@ def test_both_files_run_the_coordinator_as_a_service_with_the_least_it_needs() -
     assert "127.0.0.1:16379:6379" in load(USERS)["services"]["redis"]["ports"]
     # On the host network it listens where the others publish: loopback, ports of its own.
     assert users["network_mode"] == "host" and "--bind" not in users["command"]
+
+
+@pytest.mark.parametrize("path", [USERS, TEST_VARIANT], ids=["compose.yaml", "test variant"])
+def test_the_gateway_reaches_the_risk_monitor_through_its_fault_proxy(path: Path) -> None:
+    """As the local demo stack's `proxy: [grpc]` does: the proxy is found by its labels, fronts
+    the risk monitor's grpc port under that name, and the gateway is pointed at it."""
+    services = load(path)["services"]
+    proxy = services["risk-monitor-proxy"]
+    labels = proxy["labels"]
+    assert labels[PROXY_FOR_LABEL] == "risk-monitor"
+    assert labels[PROXY_PORTS_LABEL] == "grpc"
+    assert {"grpc", "control"} == port_names(proxy)
+    command = " ".join(proxy["command"]).replace(":?}", "}")  # ${VAR:?} is ${VAR}, required
+    listen = labels[PORT_LABEL_PREFIX + "grpc"]
+    control = labels[PORT_LABEL_PREFIX + "control"]
+    assert "proxy --proxy grpc=" in command and f":{listen}," in command, command
+    assert "--control " in command and command.endswith(f":{control}"), command
+    gateway = list(services["order-gateway"]["command"])
+    risk = gateway[gateway.index("--risk") + 1]
+    assert risk.endswith(f":{listen}") and risk.split(":")[0] in ("risk-monitor-proxy", "127.0.0.1")
+    assert "risk-monitor-proxy" in services["order-gateway"]["depends_on"]
+    assert load(STACK)["services"]["risk-monitor"]["proxy"] == ["grpc"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -10,10 +11,15 @@ from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.platforms.local.stack import (
     StackSpec,
     allocate_ports,
+    allocate_proxy_ports,
     load_stack,
+    network_fault_problems,
     resolve_placeholders,
     stack_for_scenario,
 )
+from test_coordinator.scenario.model import ScenarioSpec
+
+from tests.documents import chaos_scenario
 
 
 def test_the_bundled_demo_stack_loads_in_dependency_order() -> None:
@@ -174,3 +180,63 @@ def test_allocated_ports_are_distinct_and_below_the_ephemeral_range() -> None:
 def test_fixed_ports_are_kept() -> None:
     stack = StackSpec.model_validate({"services": {"a": {"command": ["x"], "ports": {"p": 7001}}}})
     assert allocate_ports(stack) == {"a": {"p": 7001}}
+
+
+def test_proxied_ports_get_a_port_of_their_own() -> None:
+    stack = StackSpec.model_validate(
+        {"services": {"a": {"command": ["x"], "ports": {"p": 7001, "q": 0}, "proxy": ["p"]}}}
+    )
+    ports = allocate_ports(stack)
+    proxied = allocate_proxy_ports(stack, taken=ports)
+    assert list(proxied) == ["a"]
+    assert list(proxied["a"]) == ["p"]
+    assert proxied["a"]["p"] not in (7001, ports["a"]["q"])
+
+
+@pytest.mark.parametrize(
+    ("proxy", "expected"),
+    [
+        ("[r]", "services.a: proxy names r, which ports does not declare (declared: p)"),
+        ("[p, p]", "proxy names a port twice"),
+        ("[8080]", "services.a.proxy[0]: input should be a valid string, got 8080"),
+    ],
+)
+def test_a_proxy_names_declared_ports_once(tmp_path: Path, proxy: str, expected: str) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(f"services:\n  a:\n    command: [x]\n    ports: {{p: 0}}\n    proxy: {proxy}\n")
+    with pytest.raises(ScenarioInvalid, match=re.escape(expected)):
+        load_stack(path)
+
+
+def test_the_demo_stack_fronts_the_risk_monitors_grpc_port() -> None:
+    stack = load_stack("demo")
+    assert stack.services["risk-monitor"].proxy == ["grpc"]
+    assert stack.proxy_problem("risk-monitor", "grpc") is None
+
+
+def net_scenario(port: str) -> ScenarioSpec:
+    spec = {
+        "targets": {"risk": {"selector": {"app": "risk-monitor"}}},
+        "steps": [
+            {
+                "name": "slow",
+                "fault": {"latency": {"target": "risk", "port": port, "delay": "1s"}},
+                "duration": "5s",
+            }
+        ],
+    }
+    return chaos_scenario("net", spec).spec
+
+
+def test_a_network_fault_on_a_port_no_proxy_fronts_says_what_to_add() -> None:
+    stack = load_stack("demo")
+    assert network_fault_problems(net_scenario("grpc"), stack) == []
+    assert network_fault_problems(net_scenario("http"), stack) == [
+        "spec.steps[0].fault.latency.port: no fault proxy fronts port http of stack service "
+        "risk-monitor: add `proxy: [grpc, http]` to services.risk-monitor in the stack file, so "
+        "that the other services and the checks reach that port through one"
+    ]
+    assert network_fault_problems(net_scenario("admin"), stack) == [
+        "spec.steps[0].fault.latency.port: stack service risk-monitor declares no port named "
+        "'admin' (declared: grpc, http)"
+    ]
