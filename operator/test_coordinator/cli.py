@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import uuid
@@ -37,6 +38,7 @@ from test_coordinator.engine.journal_file import (
     repair,
 )
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
+from test_coordinator.history.config import ENVIRONMENT_VARIABLE as HISTORY_VARIABLE
 from test_coordinator.history.config import (
     HistoryUrl,
     history_url_from,
@@ -44,12 +46,8 @@ from test_coordinator.history.config import (
     parse_history_url,
 )
 from test_coordinator.platforms import Platform
-from test_coordinator.platforms.local import LocalPlatform
-from test_coordinator.platforms.local.stack import (
-    STACK_ANNOTATION,
-    network_fault_problems,
-    stack_for_scenario,
-)
+from test_coordinator.platforms.local import STACK_ANNOTATION, LocalPlatform, platform_for
+from test_coordinator.platforms.local.stack import network_fault_problems
 from test_coordinator.platforms.network import DEFAULT_LEASE_SECONDS
 from test_coordinator.report import (
     TerminalObserver,
@@ -74,6 +72,7 @@ from test_coordinator.scenario import (
 )
 from test_coordinator.scenario.crd import render_crd
 from test_coordinator.scenario.reading import read_yaml
+from test_coordinator.service import commands as service_commands
 
 if TYPE_CHECKING:
     from test_coordinator.history import RunRecord, Trend
@@ -167,7 +166,26 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument(
         "paths", type=Path, nargs="*", default=[Path()], help="files or directories (default: .)"
     )
+    service_commands.add_remote_arguments(get, required=False)
     get.set_defaults(command=_get_command)
+
+    serve = commands.add_parser(
+        "serve", help="reconcile the scenario files of a directory, with an HTTP API"
+    )
+    service_commands.add_serve_arguments(serve, history=_add_serve_history_options)
+    serve.set_defaults(command=_serve_command)
+
+    apply = commands.add_parser("apply", help="create or change a scenario on a serve (--server)")
+    apply.add_argument("-f", "--filename", type=Path, required=True, metavar="FILE")
+    service_commands.add_remote_arguments(apply, required=True)
+    apply.set_defaults(command=service_commands.apply_command)
+
+    delete = commands.add_parser(
+        "delete", help="delete a scenario on a serve (--server): its run aborted, faults undone"
+    )
+    delete.add_argument("name")
+    service_commands.add_remote_arguments(delete, required=True)
+    delete.set_defaults(command=service_commands.delete_command)
 
     crd = commands.add_parser("crd", help="print the ChaosScenario CRD, generated from the model")
     crd.set_defaults(command=_crd_command)
@@ -180,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
 
     operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
     add_operator_arguments(operator)
+    _add_serve_history_options(operator)
     operator.set_defaults(command=_operator_command)
 
     proxy = commands.add_parser(
@@ -212,7 +231,25 @@ def _crd_command(args: argparse.Namespace, console: Console) -> int:
 def _operator_command(args: argparse.Namespace, console: Console) -> int:
     from test_coordinator.controller.main import run_operator  # kopf loads for this command only
 
-    return run_operator(OperatorSettings.from_args(args))
+    # In a pod the per-user default file would be on a read-only root: off unless asked for.
+    asked = args.history is not None or os.environ.get(HISTORY_VARIABLE)
+    history = _history_url(args) if asked else None
+    return run_operator(OperatorSettings.from_args(args, history=history))
+
+
+def _serve_command(args: argparse.Namespace, console: Console) -> int:
+    return service_commands.serve_command(args, _history_url(args))
+
+
+def _add_serve_history_options(parser: argparse.ArgumentParser) -> None:
+    _add_history_option(parser)
+    parser.add_argument(
+        "--history-retention",
+        type=_option(_retention),
+        default="90d",
+        metavar="AGE",
+        help="delete recorded runs older than this, or off (default 90d)",
+    )
 
 
 def _proxy_command(args: argparse.Namespace, console: Console) -> int:
@@ -351,16 +388,14 @@ def _holds_scenario(path: Path) -> bool:
 def _local_platform(
     scenario: ChaosScenario, path: Path, *, args: argparse.Namespace | None
 ) -> LocalPlatform:
-    stack = stack_for_scenario(
+    log_dir = args.log_dir if args is not None else None
+    return platform_for(
+        scenario,
         path,
-        annotation=scenario.metadata.annotations.get(STACK_ANNOTATION),
-        override=getattr(args, "stack", None),
+        stack=getattr(args, "stack", None),
+        log_dir=log_dir,
+        lease_seconds=getattr(args, "fault_lease", DEFAULT_LEASE_SECONDS),
     )
-    lease = getattr(args, "fault_lease", DEFAULT_LEASE_SECONDS)
-    platform = LocalPlatform(stack, lease_seconds=lease)
-    if args is not None and args.log_dir:
-        platform.log_dir = args.log_dir / scenario.metadata.name
-    return platform
 
 
 def _compose_platform(args: argparse.Namespace) -> Platform:
@@ -488,6 +523,8 @@ def _run_file(
 
 
 def _get_command(args: argparse.Namespace, console: Console) -> int:
+    if args.server is not None:
+        return service_commands.remote_get(args, console)
     scenarios, code = [], 0
     for path in _scenario_files(args.paths):
         try:

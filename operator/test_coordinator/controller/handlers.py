@@ -1,8 +1,8 @@
-"""The kopf handlers: thin, they hand each resource to its supervisor.
+"""The kopf handlers: thin, they hand each resource to its reconciler.
 
-Raw events (not kopf's change detection) drive the supervisors, so that a resource seen again
+Raw events (not kopf's change detection) drive the reconcilers, so that a resource seen again
 after an operator restart is recovered like any other; the delete handler is what puts the
-finalizer on every ChaosScenario and releases it once the supervisor has undone everything.
+finalizer on every ChaosScenario and releases it once the reconciler has undone everything.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import logging
 from typing import Any
 
 import kopf
+from lightkube import AsyncClient
 
+from test_coordinator.controller.host import ResourceHost, desired_of, status_of
 from test_coordinator.controller.resource import FINALIZER, ObjectRef
-from test_coordinator.controller.supervisor import Environment, ScenarioSupervisor
+from test_coordinator.reconcile.reconciler import Environment, ScenarioReconciler
 from test_coordinator.scenario.crd import GROUP, PLURAL, VERSION
 
 __all__ = ["Controller", "build_registry"]
@@ -24,37 +26,46 @@ log = logging.getLogger(__name__)
 
 
 class Controller:
-    """Every supervisor of this operator, by resource."""
+    """Every reconciler of this operator, by resource."""
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(
+        self, env: Environment, client: AsyncClient, *, operator_namespace: str | None
+    ) -> None:
         self.env = env
-        self.supervisors: dict[tuple[str, str], ScenarioSupervisor] = {}
+        self.client = client
+        self.operator_namespace = operator_namespace
+        self.supervisors: dict[tuple[str, str], ScenarioReconciler] = {}
+
+    def _reconciler(self, ref: ObjectRef, body: dict[str, Any]) -> ScenarioReconciler:
+        host = ResourceHost(self.client, ref, operator_namespace=self.operator_namespace)
+        return ScenarioReconciler(host, desired_of(body), self.env, shown=status_of(body))
 
     def observe(self, event_type: str | None, body: dict[str, Any]) -> None:
         ref = _ref(body)
         key = (ref.namespace, ref.name)
         supervisor = self.supervisors.get(key)
-        if supervisor is not None and ref.uid != supervisor.ref.uid and event_type != "DELETED":
+        if supervisor is not None and ref.uid != _uid(supervisor) and event_type != "DELETED":
             supervisor = None  # deleted and created again under the same name
         if supervisor is None:
             if event_type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
                 return  # released already, or the delete handler will see to it
-            supervisor = ScenarioSupervisor(ref, body, self.env)
+            supervisor = self._reconciler(ref, body)
             self.supervisors[key] = supervisor
             supervisor.start()
-        supervisor.observe(body)
+        supervisor.observe(desired_of(body))
 
     async def release(self, body: dict[str, Any]) -> None:
         ref = _ref(body)
         supervisor = self.supervisors.pop((ref.namespace, ref.name), None)
-        if supervisor is None or supervisor.ref.uid != ref.uid:
-            supervisor = ScenarioSupervisor(ref, body, self.env)  # deleted while we were away
-        supervisor.observe(body)
-        await supervisor.release()
+        if supervisor is None or _uid(supervisor) != ref.uid:
+            supervisor = self._reconciler(ref, body)  # deleted while we were away
+        supervisor.observe(desired_of(body))
+        await supervisor.release("the ChaosScenario was deleted")
 
     async def shutdown(self) -> None:
         supervisors, self.supervisors = list(self.supervisors.values()), {}
-        await asyncio.gather(*(s.shutdown() for s in supervisors), return_exceptions=True)
+        reason = "the operator is shutting down"
+        await asyncio.gather(*(s.shutdown(reason) for s in supervisors), return_exceptions=True)
 
 
 def build_registry(controller: Controller) -> kopf.OperatorRegistry:
@@ -90,6 +101,12 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         await controller.shutdown()
 
     return registry
+
+
+def _uid(reconciler: ScenarioReconciler) -> str | None:
+    host = reconciler.host
+    assert isinstance(host, ResourceHost)
+    return host.ref.uid
 
 
 def _ref(body: Any) -> ObjectRef:

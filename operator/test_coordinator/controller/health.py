@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -14,8 +15,8 @@ from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
-from test_coordinator.controller.metrics import Metrics
 from test_coordinator.controller.settings import OperatorSettings
+from test_coordinator.reconcile.metrics import Metrics
 
 __all__ = ["HealthServers", "start_health"]
 
@@ -41,8 +42,14 @@ class HealthServers:
 
 
 async def start_health(
-    settings: OperatorSettings, metrics: Metrics, ready: asyncio.Event
+    settings: OperatorSettings,
+    metrics: Metrics,
+    ready: asyncio.Event,
+    *,
+    extend: Callable[[web.Application], None] | None = None,
 ) -> HealthServers:
+    """``extend`` adds more routes to the HTTP port (the dashboard)."""
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -58,6 +65,8 @@ async def start_health(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_text)
+    if extend is not None:
+        extend(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.bind, settings.health_port).start()

@@ -9,12 +9,18 @@ from typing import Any
 
 import kopf
 
+from test_coordinator.controller.config_map import watch_config_map
 from test_coordinator.controller.handlers import Controller, build_registry
 from test_coordinator.controller.health import start_health
-from test_coordinator.controller.metrics import Metrics
 from test_coordinator.controller.settings import OperatorSettings
-from test_coordinator.controller.supervisor import Environment
+from test_coordinator.ecosystem.live import LiveSettings
+from test_coordinator.history import HistoryUnavailable, RunStore, enforce_retention, open_store
 from test_coordinator.platforms.kubernetes import connect
+from test_coordinator.reconcile.metrics import Metrics
+from test_coordinator.reconcile.reconciler import Environment
+from test_coordinator.scenario.model import ChaosScenario
+from test_coordinator.scenario.status import ScenarioStatus
+from test_coordinator.web import LiveBoard, add_dashboard
 
 __all__ = ["operate", "run_operator"]
 
@@ -34,7 +40,37 @@ def run_operator(settings: OperatorSettings) -> int:
 async def operate(settings: OperatorSettings, *, stop: asyncio.Event | None = None) -> None:
     client = connect()
     metrics = Metrics()
-    controller = Controller(Environment(client, settings, metrics))
+    live = LiveSettings({"redis_url": settings.redis_url}, config_file=settings.config_file)
+    board = LiveBoard()
+    store = open_store(settings.history) if settings.history is not None else None
+    background: list[asyncio.Task[None]] = []
+
+    def finished(scenario: ChaosScenario, status: ScenarioStatus, source: str) -> None:
+        if store is not None:
+            recording = _record(store, scenario, status=status, source=source)
+            background.append(asyncio.create_task(recording))
+
+    env = Environment(
+        metrics,
+        front_end="operator",
+        switch=live.switch,
+        give_up_after=settings.give_up_after,
+        status_interval=settings.status_interval,
+        time_limit=lambda: live.current.scenario_timeout_seconds,
+        observers=lambda scenario: [board.observer(scenario)],
+        finished=finished,
+    )
+    controller = Controller(env, client, operator_namespace=settings.operator_namespace)
+    if settings.operator_namespace:
+        watch = watch_config_map(
+            client, live, namespace=settings.operator_namespace, name=settings.config_map
+        )
+        background.append(asyncio.create_task(watch, name="config map"))
+    if live.current.redis_url:
+        background.append(asyncio.create_task(live.watch_redis(live.current.redis_url)))
+    if store is not None and settings.history_retention is not None:
+        retention = enforce_retention(store, retention=settings.history_retention)
+        background.append(asyncio.create_task(retention))
     registry = build_registry(controller)
 
     @kopf.on.login(registry=registry)
@@ -46,7 +82,8 @@ async def operate(settings: OperatorSettings, *, stop: asyncio.Event | None = No
         return info
 
     ready = asyncio.Event()
-    health = await start_health(settings, metrics, ready)
+    dashboard = None if store is None else lambda app: add_dashboard(app, store, live=board)
+    health = await start_health(settings, metrics, ready, extend=dashboard)
 
     async def announce_ready() -> None:
         await ready.wait()
@@ -66,5 +103,21 @@ async def operate(settings: OperatorSettings, *, stop: asyncio.Event | None = No
         announcing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await announcing
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await health.stop()
+        if store is not None:
+            await store.close()
         await client.close()
+
+
+async def _record(
+    store: RunStore, scenario: ChaosScenario, status: ScenarioStatus, source: str
+) -> None:
+    try:
+        await store.record(scenario, status, platform="kubernetes", source=source)
+    except HistoryUnavailable as error:
+        logging.getLogger(__name__).warning(
+            "history not written for %s: %s", scenario.metadata.name, error
+        )

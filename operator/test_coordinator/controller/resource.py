@@ -17,6 +17,7 @@ from lightkube.resources.core_v1 import Event
 from lightkube.types import PatchType
 
 from test_coordinator.errors import PlatformError
+from test_coordinator.reconcile.host import ABORT_ANNOTATION
 from test_coordinator.scenario.crd import GROUP, PLURAL, VERSION
 from test_coordinator.scenario.model import API_VERSION, KIND
 from test_coordinator.scenario.status import ScenarioStatus, utcnow
@@ -32,7 +33,6 @@ __all__ = [
 ]
 
 FINALIZER = "chaos.tse.dev/finalizer"
-ABORT_ANNOTATION = "chaos.tse.dev/abort"
 ChaosScenarioResource = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
 _COMPONENT = "test-coordinator"
 _MAX_MESSAGE = 1024  # what an Event's message keeps readable in `kubectl describe`

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
+from test_coordinator.history.config import HistoryUrl
 from test_coordinator.scenario.durations import parse_duration
 
 __all__ = ["OperatorSettings", "add_arguments"]
@@ -28,9 +31,18 @@ class OperatorSettings:
     status_interval: float = 0.2
     """Progress writes to a resource's status are coalesced to at most one per interval."""
     log_format: str = "json"
+    config_map: str = "test-coordinator-config"
+    """The ConfigMap in the operator's namespace whose settings are watched live (the kill
+    switch ``chaos_injection_enabled`` among them)."""
+    config_file: Path | None = None
+    redis_url: str | None = None
+    history: HistoryUrl | None = None
+    history_retention: timedelta | None = None
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> OperatorSettings:
+    def from_args(
+        cls, args: argparse.Namespace, *, history: HistoryUrl | None = None
+    ) -> OperatorSettings:
         return cls(
             namespaces=tuple(args.namespace or ()),
             operator_namespace=args.operator_namespace,
@@ -39,6 +51,11 @@ class OperatorSettings:
             grpc_health_port=args.grpc_health_port,
             give_up_after=parse_duration(args.give_up_after),
             log_format=args.log_format,
+            config_map=args.config_map,
+            config_file=args.config,
+            redis_url=args.redis_url,
+            history=history,
+            history_retention=getattr(args, "history_retention", None),
         )
 
 
@@ -56,11 +73,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the operator's own namespace, never touched (default: $POD_NAMESPACE)",
     )
     parser.add_argument("--bind", default=defaults.bind, help="address for health and metrics")
-    parser.add_argument("--health-port", type=int, default=defaults.health_port)
-    parser.add_argument("--grpc-health-port", type=int, default=defaults.grpc_health_port)
+    # The ecosystem's variables, as for serve (checked only when the operator is started).
+    parser.add_argument(
+        "--health-port", type=int, default=os.environ.get("HTTP_PORT", str(defaults.health_port))
+    )
+    parser.add_argument(
+        "--grpc-health-port",
+        type=int,
+        default=os.environ.get("GRPC_PORT", str(defaults.grpc_health_port)),
+    )
     parser.add_argument(
         "--give-up-after",
         default="60s",
         help="how long to retry undoing a fault on a vanished target (default: 60s)",
     )
-    parser.add_argument("--log-format", choices=["json", "plain"], default=defaults.log_format)
+    parser.add_argument(
+        "--log-format",
+        choices=["json", "plain"],
+        default=os.environ.get("LOG_FORMAT", defaults.log_format),
+    )
+    parser.add_argument(
+        "--config-map",
+        default=defaults.config_map,
+        help="ConfigMap of live settings in the operator's namespace (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="settings file (YAML, JSON or TOML)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL"),
+        help="read the live settings hash config:test-coordinator there (default: $REDIS_URL)",
+    )

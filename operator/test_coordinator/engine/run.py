@@ -20,6 +20,7 @@ from typing import TypeVar
 from test_coordinator.checks import Baseline, Observation, ProbeContext, take_baseline
 from test_coordinator.checks.audit_sink import open_sink
 from test_coordinator.engine.audit import AuditRecorder
+from test_coordinator.engine.injection import InjectionDisabled, InjectionSwitch
 from test_coordinator.engine.journal import Journal, JournalEntry
 from test_coordinator.engine.observer import Observers, RunObserver
 from test_coordinator.engine.probing import ContinuousCheck, OnObservation, poll_until_pass
@@ -82,16 +83,23 @@ async def run_scenario(
     abort: Abort | None = None,
     run_id: str | None = None,
     persist: JournalSink | None = None,
+    switch: InjectionSwitch | None = None,
+    time_limit: float | None = None,
 ) -> ScenarioStatus:
-    """Run ``scenario`` on ``platform`` (already started) and return its final status."""
+    """Run ``scenario`` on ``platform`` (already started) and return its final status.
+
+    ``switch`` is the kill switch every fault asks first (default: ``CHAOS_INJECTION_ENABLED``
+    from the environment); ``time_limit`` caps the spec's timeout (a front end's ceiling)."""
     run = _Run(
         scenario,
         platform,
         observer or RunObserver(),
         run_id=run_id or uuid.uuid4().hex[:12],
         persist=persist,
+        switch=switch or InjectionSwitch.from_environment(),
     )
-    return await run.execute(abort or Abort())
+    limit = scenario.spec.timeout if time_limit is None else min(time_limit, scenario.spec.timeout)
+    return await run.execute(abort or Abort(), limit)
 
 
 class _SteadyStateNotMet(Exception):
@@ -107,8 +115,10 @@ class _Run:
         *,
         run_id: str,
         persist: JournalSink | None,
+        switch: InjectionSwitch,
     ) -> None:
         self.spec = scenario.spec
+        self.switch = switch
         self.platform = platform
         self.observer = observer
         self.journal = Journal()
@@ -133,32 +143,42 @@ class _Run:
             )
             self.observer = Observers([observer, self.audit_recorder])
 
-    async def execute(self, abort: Abort) -> ScenarioStatus:
+    async def execute(self, abort: Abort, limit: float) -> ScenarioStatus:
         self.observer.run_started(self.status)
+        if not self.switch.enabled:  # nothing resolved, nothing observed, nothing touched
+            return await self._finish(Outcome(Ending.DISABLED, self.switch.refusal()))
         flow = asyncio.create_task(self._flow(), name="scenario flow")
         aborted = asyncio.create_task(abort.event.wait(), name="abort watch")
+        disabled = asyncio.create_task(self.switch.wait_disabled(), name="kill switch watch")
         try:
             done, _ = await asyncio.wait(
-                {flow, aborted}, timeout=self.spec.timeout, return_when=asyncio.FIRST_COMPLETED
+                {flow, aborted, disabled}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
             )
             if flow in done:
                 outcome = self._outcome_of(flow)
+            elif disabled in done:
+                reason = f"aborted: chaos injection was disabled ({self.switch.source})"
+                outcome = Outcome(Ending.DISABLED, reason)
             else:
                 reason = (
                     abort.reason
                     if aborted in done
-                    else (f"timed out after {format_duration(self.spec.timeout)}")
+                    else (f"timed out after {format_duration(limit)}")
                 )
                 if self.status.phase is Phase.PENDING:  # what it was still waiting for
                     reason += f" ({self.status.message})"
                 outcome = Outcome(Ending.ABORTED, reason)
         finally:
             aborted.cancel()
+            disabled.cancel()
             if not flow.done():
                 flow.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flow
             await self._revert_outstanding()
+        return await self._finish(outcome)
+
+    async def _finish(self, outcome: Outcome) -> ScenarioStatus:
         self.status.faults = [entry.to_status() for entry in self.journal.entries]
         for step in self.status.steps:
             if step.phase is Phase.RUNNING:
@@ -178,6 +198,8 @@ class _Run:
             return Outcome(Ending.STEADY_STATE_NOT_MET)
         if isinstance(error, ScenarioInvalid):
             return Outcome(Ending.INVALID, str(error))
+        if isinstance(error, InjectionDisabled):
+            return Outcome(Ending.DISABLED, f"aborted: {error}")
         if isinstance(error, TestCoordinatorError):
             return Outcome(Ending.ERROR, str(error))
         log.error("run failed unexpectedly", exc_info=error)
@@ -382,6 +404,7 @@ class _Run:
         """Apply the step's fault, hold and revert it, then wait for its after-checks."""
         status.phase, status.started_at = Phase.RUNNING, utcnow()
         self.observer.stage(f"step {step.name}: {step.fault.action} {step.fault.target}")
+        self.switch.ensure_enabled()
         entries = [
             self.journal.record(
                 step=step.name, target=step.fault.target, workload=w, fault=step.fault
@@ -470,6 +493,9 @@ class _Run:
         scenario holds on the same object is waited for, so that neither is cut short."""
         delay = _FIRST_RETRY
         while True:
+            if not self.switch.enabled:  # the last moment to refuse: nothing has landed
+                self.journal.entries.remove(entry)
+                self.switch.ensure_enabled()
             began, entry.applied_at = time.monotonic(), utcnow()
             try:
                 applied = await self.platform.apply(entry.fault, entry.workload)

@@ -22,6 +22,7 @@ class Ending(StrEnum):
     COMPLETED = "Completed"
     STEADY_STATE_NOT_MET = "SteadyStateNotMet"
     ABORTED = "Aborted"
+    DISABLED = "InjectionDisabled"  # the kill switch: before any fault, or cutting the run short
     INVALID = "Invalid"
     ERROR = "Error"
 
@@ -78,6 +79,8 @@ def _decide(
             return Phase.ERROR, Verdict.INCONCLUSIVE, "Error", outcome.reason
         case Ending.ABORTED:
             return Phase.ABORTED, Verdict.INCONCLUSIVE, "Aborted", f"aborted: {outcome.reason}"
+        case Ending.DISABLED:
+            return Phase.ABORTED, Verdict.INCONCLUSIVE, "InjectionDisabled", outcome.reason
         case Ending.STEADY_STATE_NOT_MET:
             return (
                 Phase.FAILED,

@@ -9,10 +9,11 @@ re-spaces aligned values).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,30 +25,61 @@ from test_coordinator.scenario.loading import load_yaml
 from test_coordinator.scenario.model import ChaosScenario
 from test_coordinator.scenario.status import ScenarioStatus, carry_transition_times
 
-__all__ = ["write_status"]
+__all__ = ["FileChanged", "write_status", "write_status_block"]
 
 STATUS_KEY = "status"
+_ATTEMPTS = 3
+
+
+class FileChanged(TestCoordinatorError):
+    """The file kept changing under the write (someone is editing it): not written."""
 
 
 def write_status(path: Path, scenario: ChaosScenario, status: ScenarioStatus) -> None:
     """Put ``status`` (camelCase, as ``ChaosScenario.dump`` writes it) into the file at ``path``."""
+    write_status_block(path, status)
+
+
+def write_status_block(
+    path: Path, status: ScenarioStatus, *, expect: Callable[[Any], bool] | None = None
+) -> bool:
+    """Put ``status`` into the file at ``path``, whatever else the file holds (an invalid spec
+    too). With ``expect``, only if the document read passes it (still the same scenario);
+    False when it did not. A file replaced while this wrote (an editor saving) is read again
+    rather than overwritten with what it held before; a symlink is replaced, never followed."""
     try:
-        text = path.read_text(encoding="utf-8")
-        lines = text.splitlines(keepends=True)
-        first, end = _status_lines(load_yaml(text, source=str(path)), len(lines))
-        while end > first and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
-            end -= 1  # comments and blank lines after the old block are the file's, not its
-        if scenario.status is not None:  # the file's own status is the one shown so far
-            conditions = carry_transition_times(status.conditions, scenario.status.conditions)
-            status = status.model_copy(update={"conditions": conditions})
-        block = _render(scenario.model_copy(update={"status": status}).dump()[STATUS_KEY], text)
-        if first == len(lines) and lines and not lines[-1].endswith("\n"):
-            lines[-1] += "\n"
-        _replace_atomically(path, "".join([*lines[:first], block, *lines[end:]]))
+        for _ in range(_ATTEMPTS):
+            before = os.lstat(path)
+            text = path.read_text(encoding="utf-8")
+            document = load_yaml(text, source=str(path))
+            if expect is not None and not expect(document):
+                return False
+            updated = _with_status(text, document, status)
+            if _replace_atomically(path, updated, unchanged_since=before):
+                return True
+        raise FileChanged(f"{path}: kept changing while the status was written; not written")
     except OSError as error:
         raise TestCoordinatorError(
             f"{path}: cannot write the status back: {error.strerror or error}"
         ) from None
+
+
+def _with_status(text: str, document: Any, status: ScenarioStatus) -> str:
+    lines = text.splitlines(keepends=True)
+    first, end = _status_lines(document, len(lines))
+    while end > first and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1  # comments and blank lines after the old block are the file's, not its
+    shown = document.get(STATUS_KEY) if isinstance(document, Mapping) else None
+    if isinstance(shown, Mapping):  # the file's own status is the one shown so far
+        with contextlib.suppress(ValueError):
+            known = ScenarioStatus.model_validate(shown).conditions
+            conditions = carry_transition_times(status.conditions, known)
+            status = status.model_copy(update={"conditions": conditions})
+    dumped = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    block = _render(dumped, text)
+    if first == len(lines) and lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return "".join([*lines[:first], block, *lines[end:]])
 
 
 def _status_lines(document: Any, line_count: int) -> tuple[int, int]:
@@ -96,14 +128,24 @@ def _indentation(text: str) -> tuple[int, int, int]:
     return mapping, sequence, offset
 
 
-def _replace_atomically(path: Path, text: str) -> None:
-    """Readers never see half a file: write beside it, then rename over it."""
+def _replace_atomically(path: Path, text: str, *, unchanged_since: os.stat_result) -> bool:
+    """Readers never see half a file: write beside it, then rename over it; False (nothing
+    written) when the file is no longer the one read (replaced, or written, meanwhile)."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
-        os.chmod(temporary, path.stat().st_mode & 0o7777)
+        os.chmod(temporary, unchanged_since.st_mode & 0o7777)
+        now = os.lstat(path)
+        if _signature(now) != _signature(unchanged_since):
+            Path(temporary).unlink(missing_ok=True)
+            return False
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return True
+
+
+def _signature(stat: os.stat_result) -> tuple[int, int, int]:
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns

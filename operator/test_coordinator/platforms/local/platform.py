@@ -18,10 +18,12 @@ from test_coordinator.checks import ProbeContext, observe
 from test_coordinator.errors import PlatformError, ServiceStartFailed
 from test_coordinator.platforms.base import Applied, Platform, Workload
 from test_coordinator.platforms.local.stack import (
+    STACK_ANNOTATION,
     StackSpec,
     allocate_ports,
     allocate_proxy_ports,
     resolve_placeholders,
+    stack_for_scenario,
 )
 from test_coordinator.platforms.local.supervisor import ServiceProcess
 from test_coordinator.platforms.network import (
@@ -31,11 +33,30 @@ from test_coordinator.platforms.network import (
     ProxyAt,
 )
 from test_coordinator.proxy import ProxyServer, Refused
-from test_coordinator.scenario.model import FaultSpec, RestartFault, StopFault
+from test_coordinator.scenario.model import ChaosScenario, FaultSpec, RestartFault, StopFault
 
-__all__ = ["LocalPlatform"]
+__all__ = ["STACK_ANNOTATION", "LocalPlatform", "platform_for"]
 
 LOOPBACK = "127.0.0.1"
+
+
+def platform_for(
+    scenario: ChaosScenario,
+    path: Path,
+    *,
+    stack: str | None = None,
+    log_dir: Path | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> LocalPlatform:
+    """The platform ``scenario`` (from the file ``path``) runs on: its stack as
+    ``stack_for_scenario`` chooses it, the services' logs under ``log_dir`` if given."""
+    chosen = stack_for_scenario(
+        path, annotation=scenario.metadata.annotations.get(STACK_ANNOTATION), override=stack
+    )
+    platform = LocalPlatform(chosen, lease_seconds=lease_seconds)
+    if log_dir is not None:
+        platform.log_dir = log_dir / scenario.metadata.name
+    return platform
 
 
 class LocalPlatform(Platform):

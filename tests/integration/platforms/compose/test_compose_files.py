@@ -37,7 +37,8 @@ def stack_services() -> list[str]:
 def test_both_files_hold_the_demo_stack_and_the_chaos_runner() -> None:
     for path in (USERS, TEST_VARIANT):
         services = load(path)["services"]
-        demo = [name for name in services if name not in ("chaos", "risk-monitor-proxy")]
+        others = ("chaos", "risk-monitor-proxy", "test-coordinator")
+        demo = [name for name in services if name not in others]
         assert sorted(demo) == stack_services()
         assert list(services["chaos"]["profiles"]) == ["chaos"]  # never started by `up`
         assert services["chaos"]["pid"] == "host"
@@ -81,6 +82,23 @@ def test_the_chaos_runner_runs_the_shipped_crash_scenario() -> None:
     assert users[:2] == ["run", "/scenarios/compose/risk-monitor-crash.yaml"]
     tests = list(load(TEST_VARIANT)["services"]["chaos"]["command"])
     assert tests[3:5] == ["run", "${TC_REPO}/scenarios/compose/risk-monitor-crash.yaml"]
+
+
+def test_both_files_run_the_coordinator_as_a_service_with_the_least_it_needs() -> None:
+    users, tests = (load(path)["services"]["test-coordinator"] for path in (USERS, TEST_VARIANT))
+    for service in (users, tests):
+        assert list(service["cap_drop"]) == ["ALL"]
+        assert sorted(service["cap_add"]) == ["DAC_OVERRIDE", "KILL"]
+        assert service["read_only"] is True and service["pid"] == "host"
+        assert "no-new-privileges:true" in service["security_opt"]
+        assert any(v.endswith(":/var/run/docker.sock") for v in service["volumes"])
+        assert "/api/v1/health" in " ".join(service["healthcheck"]["test"])
+        assert "serve" in service["command"] and "compose" in service["command"]
+    assert "./scenarios/compose:/scenarios" in users["volumes"]
+    assert users["environment"]["REDIS_URL"] == "redis://127.0.0.1:16379/0"
+    assert "127.0.0.1:16379:6379" in load(USERS)["services"]["redis"]["ports"]
+    # On the host network it listens where the others publish: loopback, ports of its own.
+    assert users["network_mode"] == "host" and "--bind" not in users["command"]
 
 
 @pytest.mark.parametrize("path", [USERS, TEST_VARIANT], ids=["compose.yaml", "test variant"])

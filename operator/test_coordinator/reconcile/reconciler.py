@@ -1,48 +1,47 @@
-"""One ChaosScenario's life in the operator: when to run it, its runs, and what they left behind.
+"""One scenario's life under a front end: when to run it, its runs, and what they left behind.
 
-A supervisor is created on the first event of a resource and lives until its finalizer is
-released. Its loop starts a run when the spec's generation has not been run yet (create, spec
-change) or when the schedule ticks, honours the concurrency policy, and aborts on request. The
-resource's status shows the newest run; runs that overlap it (``Allow``) are listed in
-``history`` as Running, their faults in ``faults``, and keep ``Reconciling`` True until they
-end. Faults are written onto it before they land, so that a supervisor started after a crash
-can undo them.
+Front-end-neutral: the kopf operator and ``serve`` each give a reconciler a host
+(``host.py``: where the document comes from, where status, events and the journal go) and tell
+it what the owner wants now (``observe``). Its loop starts a run when the spec's generation has
+not been run yet (create, spec change) or when the schedule ticks, honours the concurrency
+policy, and aborts on request. The status shows the newest run; runs that overlap it
+(``Allow``) are listed in ``history`` as Running, their faults in ``faults``, and keep
+``Reconciling`` True until they end. Faults are journaled before they land (on the status, or
+where the host keeps journals), so that a reconciler started after a crash can undo them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
+import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from croniter import croniter
-from lightkube import AsyncClient
 
-from test_coordinator.controller.metrics import Metrics
-from test_coordinator.controller.resource import (
-    ABORT_ANNOTATION,
-    FINALIZER,
-    EventRecorder,
-    ObjectRef,
-    remove_annotation,
-)
-from test_coordinator.controller.settings import OperatorSettings
-from test_coordinator.controller.sharing import FaultHolders, SharedFaultsPlatform
-from test_coordinator.controller.status import RunStatusObserver, StatusWriter, ended
-from test_coordinator.engine import Abort, Journal, run_scenario
+from test_coordinator.engine import Abort, Journal, Observers, RunObserver, run_scenario
+from test_coordinator.engine.injection import InjectionSwitch
 from test_coordinator.engine.verdict import Ending, Outcome, finish
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
-from test_coordinator.platforms.base import Workload
-from test_coordinator.platforms.kubernetes import KubernetesPlatform
+from test_coordinator.platforms.base import Platform, Workload
+from test_coordinator.reconcile.host import (
+    ABORT_ANNOTATION,
+    Desired,
+    EventSink,
+    ScenarioHost,
+    outstanding,
+)
+from test_coordinator.reconcile.metrics import Metrics
+from test_coordinator.reconcile.sharing import FaultHolders, SharedFaults
+from test_coordinator.reconcile.status import RunStatusObserver, StatusWriter, ended
 from test_coordinator.scenario.loading import parse_scenario
-from test_coordinator.scenario.model import TIMED_FAULTS, ChaosScenario, FaultSpec
+from test_coordinator.scenario.model import ChaosScenario, FaultSpec
 from test_coordinator.scenario.status import (
     TERMINAL_PHASES,
     Condition,
@@ -53,21 +52,40 @@ from test_coordinator.scenario.status import (
     utcnow,
 )
 
-__all__ = ["Environment", "ScenarioSupervisor"]
+__all__ = ["ActiveRun", "Environment", "ScenarioReconciler"]
 
 log = logging.getLogger(__name__)
 
-_RETRY_AFTER = 5.0  # seconds before a supervisor whose step failed (an API error) tries again
+_RETRY_AFTER = 5.0  # seconds before a reconciler whose step failed (an API error) tries again
 _HISTORY_LIMIT = 10  # the model's default, for a spec that cannot be read
+
+Finished = Callable[[ChaosScenario, ScenarioStatus, str], None]
+"""Told of every finished run (scenario, status, where it came from): the run history."""
+
+
+def _no_observers(scenario: ChaosScenario) -> Sequence[RunObserver]:
+    return ()
 
 
 @dataclass(frozen=True)
 class Environment:
-    """What every supervisor shares: the API client, the settings, the metrics."""
+    """What every reconciler of a front end shares."""
 
-    client: AsyncClient
-    settings: OperatorSettings
     metrics: Metrics
+    front_end: str = "operator"
+    """What restarts, in messages: "the operator restarted during the run"."""
+    switch: InjectionSwitch = field(default_factory=InjectionSwitch)
+    """The kill switch every run's faults ask first."""
+    give_up_after: float = 60.0
+    """How long to retry undoing a fault whose target has vanished before saying so and moving
+    on (a deleted scenario is always let go)."""
+    status_interval: float = 0.2
+    """Progress writes of a status are coalesced to at most one per interval."""
+    time_limit: Callable[[], float | None] = lambda: None
+    """A ceiling on every run's timeout (the settings' ``scenario_timeout_seconds``, live)."""
+    observers: Callable[[ChaosScenario], Sequence[RunObserver]] = _no_observers
+    """More observers for each run (the dashboard's live board)."""
+    finished: Finished | None = None
 
 
 @dataclass
@@ -90,17 +108,31 @@ class ActiveRun:
         return RunSummary(run_id=self.run_id, phase=Phase.RUNNING, started_at=self.started_at)
 
 
-def _outstanding(fault: FaultStatus) -> bool:
-    return fault.action in TIMED_FAULTS and fault.reverted_at is None
+_outstanding = outstanding
 
 
-class ScenarioSupervisor:
-    def __init__(self, ref: ObjectRef, body: Mapping[str, Any], env: Environment) -> None:
-        self.ref = ref
+class ScenarioReconciler:
+    """``observe`` what the owner wants; ``start`` the loop; ``release`` when it is deleted,
+    ``shutdown`` when the front end stops."""
+
+    def __init__(
+        self,
+        host: ScenarioHost,
+        desired: Desired,
+        env: Environment,
+        *,
+        shown: ScenarioStatus,
+        observed_generation: int | None = None,
+    ) -> None:
+        """``shown``: the status the host shows now (a previous process's); the generation
+        last run is ``observed_generation`` where the host keeps it apart, else the status's."""
+        self.host = host
         self.env = env
-        self.body: Mapping[str, Any] = body
-        self.shown = _status_of(body)  # what the resource shows while no run is active
-        self.observed_generation = self.shown.observed_generation
+        self.desired = desired
+        self.shown = shown  # what the host shows while no run is active
+        self.observed_generation = (
+            shown.observed_generation if observed_generation is None else observed_generation
+        )
         self.last_started = self.shown.started_at
         self.history = list(self.shown.history)
         self.stranded: list[FaultStatus] = []  # faults a finished run could not undo
@@ -109,39 +141,53 @@ class ScenarioSupervisor:
         self.latest: str | None = None  # the run the status is about, while it runs
         self.holders = FaultHolders()  # timed faults held by overlapping runs
         self.changed = asyncio.Event()
-        self.events = EventRecorder(env.client, ref)
         self.writer = StatusWriter(
-            env.client,
-            ref,
+            host.write_status,
             self.compose,
-            env.settings.status_interval,
+            env.status_interval,
+            where=str(host),
             shown=self.shown.conditions,
         )
         self._loop: asyncio.Task[None] | None = None
 
-    # driven by the handlers
+    @property
+    def events(self) -> EventSink:
+        return self.host.events
+
+    def __str__(self) -> str:
+        return str(self.host)
+
+    # driven by the front end
 
     def start(self) -> None:
-        self._loop = asyncio.create_task(self._supervise(), name=f"supervise {self.ref}")
+        self._loop = asyncio.create_task(self._supervise(), name=f"reconcile {self.host}")
 
-    def observe(self, body: Mapping[str, Any]) -> None:
-        self.body = body
+    def observe(self, desired: Desired) -> None:
+        self.desired = desired
         self.changed.set()
 
-    async def release(self) -> None:
-        """The resource is being deleted: abort its runs, undo what is left, then let go."""
+    def request_abort(self, reason: str) -> list[str]:
+        """Abort every run in progress (an API's abort); the run ids aborted."""
+        for run in self.runs.values():
+            run.abort(reason)
+        if self.runs:
+            self.events.normal("AbortRequested", f"aborting run(s) {', '.join(self.runs)}")
+        return list(self.runs)
+
+    async def release(self, reason: str) -> None:
+        """The scenario is being deleted: abort its runs, undo what is left, then let go."""
         await self._stop_loop()
-        await self._abort_all("the ChaosScenario was deleted")
+        await self._abort_all(reason)
         leftovers = [f for f in [*self.stranded, *self.shown.faults] if _outstanding(f)]
         if leftovers:
             await self._revert_recorded(_unique(leftovers))
             await self.writer.write_now(quiet=True)
         await self.events.drain()
 
-    async def shutdown(self) -> None:
-        """The operator is stopping: undo every fault now rather than leave it to a restart."""
+    async def shutdown(self, reason: str) -> None:
+        """The front end is stopping: undo every fault now rather than leave it to a restart."""
         await self._stop_loop()
-        await self._abort_all("the operator is shutting down")
+        await self._abort_all(reason)
         await self.events.drain()
 
     # the loop
@@ -150,14 +196,14 @@ class ScenarioSupervisor:
         try:
             await self._recover()
         except Exception:  # an API hiccup: the record stays, the next restart tries again
-            log.exception("recovering %s failed", self.ref)
+            log.exception("recovering %s failed", self.host)
         while True:
             self.changed.clear()
             try:
                 await self._honour_abort_request()
                 delay = await self._start_due_run()
             except Exception:
-                log.exception("supervising %s failed; trying again shortly", self.ref)
+                log.exception("reconciling %s failed; trying again shortly", self.host)
                 delay = _RETRY_AFTER
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -171,19 +217,20 @@ class ScenarioSupervisor:
 
     async def _recover(self) -> None:
         """Undo what the status says is still applied, and end a run a restart interrupted."""
-        interrupted = self.shown.phase is Phase.RUNNING
-        outstanding = [f for f in self.shown.faults if _outstanding(f)]
+        outstanding = self.host.recorded_faults(self.shown)  # may say which run it was
+        interrupted = self.shown.phase in (Phase.RUNNING, Phase.PENDING) and bool(self.shown.run_id)
         overlapping = [h for h in self.history if h.phase is Phase.RUNNING]
         for summary in overlapping:  # runs beside the one shown (Allow): interrupted as well
             summary.phase, summary.finished_at = Phase.ABORTED, utcnow()
         if not interrupted and not outstanding and not overlapping:
             return
         reverted = await self._revert_recorded(outstanding)
+        await self.host.recovered([f for f in outstanding if _outstanding(f)])
         if interrupted:
             for step in self.shown.steps:
                 if step.phase is Phase.RUNNING:
                     step.phase, step.finished_at = Phase.ABORTED, utcnow()
-            reason = "the operator restarted during the run"
+            reason = f"the {self.env.front_end} restarted during the run"
             if outstanding:
                 reason += f"; {reverted} of {len(outstanding)} recorded faults reverted"
             finish(self.shown, Outcome(Ending.ABORTED, reason))
@@ -191,12 +238,13 @@ class ScenarioSupervisor:
             self.events.warning("RunInterrupted", self.shown.message)
         if overlapping:
             runs = ", ".join(summary.run_id for summary in overlapping)
-            self.events.warning("RunInterrupted", f"the operator restarted during run(s) {runs}")
+            self.events.warning(
+                "RunInterrupted", f"the {self.env.front_end} restarted during run(s) {runs}"
+            )
         await self.writer.write_now(quiet=True)
 
     async def _honour_abort_request(self) -> None:
-        annotations = self.body.get("metadata", {}).get("annotations") or {}
-        if annotations.get(ABORT_ANNOTATION) != "true":
+        if not self.desired.abort_requested:
             return
         reason = f"requested by the annotation {ABORT_ANNOTATION}=true"
         if self.runs:
@@ -206,24 +254,24 @@ class ScenarioSupervisor:
         else:
             self.events.normal("AbortRequested", "no run in progress: nothing to abort")
         # Cleared so that the next run (a spec change, the schedule) is not aborted at once.
-        await remove_annotation(self.env.client, self.ref, ABORT_ANNOTATION)
+        await self.host.clear_abort_request()
+        self.desired = dataclasses.replace(self.desired, abort_requested=False)
 
     def _due(self) -> tuple[float | None, str]:
         """Seconds until a run is due (None: not until something changes), and why."""
-        meta = self.body.get("metadata", {})
-        if meta.get("deletionTimestamp") or FINALIZER not in (meta.get("finalizers") or []):
-            return None, ""  # no fault before the finalizer guarantees it will be undone
-        generation = int(meta.get("generation") or 0)
+        if not self.desired.may_run:
+            return None, ""  # no fault before the host guarantees it will be undone
+        generation = self.desired.generation
         if generation != self.observed_generation:
             return 0.0, "spec"
         if self.scenario is None and self.observed_generation == generation:
-            # Run before this operator started: the schedule still holds if the spec is valid.
+            # Run before this process started: the schedule still holds if the spec is valid.
             with contextlib.suppress(ScenarioInvalid):
-                self.scenario = parse_scenario(_document(self.body), source=str(self.ref))
+                self.scenario = parse_scenario(self.desired.document, source=str(self.host))
         schedule = self.scenario.spec.schedule if self.scenario else None
         if schedule is None:
             return None, ""
-        base = self.last_started or _created(meta) or utcnow()
+        base = self.last_started or self.desired.created_at or utcnow()
         tick: datetime = croniter(schedule, base).get_next(datetime)
         return max(0.0, (tick - utcnow()).total_seconds()), "schedule"
 
@@ -231,9 +279,9 @@ class ScenarioSupervisor:
         delay, cause = self._due()
         if delay != 0.0:
             return delay
-        generation = int(self.body.get("metadata", {}).get("generation") or 0)
+        generation = self.desired.generation
         try:
-            scenario = parse_scenario(_document(self.body), source=str(self.ref))
+            scenario = parse_scenario(self.desired.document, source=str(self.host))
         except ScenarioInvalid as error:
             await self._refuse(str(error), generation)
             return None
@@ -265,12 +313,14 @@ class ScenarioSupervisor:
         )
         self.runs[run.run_id] = run
         self.observed_generation, self.last_started = generation, run.started_at
+        self.host.generation_observed(generation)
         self.latest = run.run_id
         self.env.metrics.active_runs.inc()
-        run.task = asyncio.create_task(self._execute(run), name=f"run {run.run_id} of {self.ref}")
+        run.task = asyncio.create_task(self._execute(run), name=f"run {run.run_id} of {self.host}")
 
     async def _refuse(self, message: str, generation: int) -> None:
         self.observed_generation = generation
+        self.host.generation_observed(generation)
         self.scenario = None
         self.latest = None  # the refusal is the newest news, even with a run still going
         self.shown = ended(Outcome(Ending.INVALID, message), history=self.shown.history)
@@ -281,37 +331,57 @@ class ScenarioSupervisor:
     # one run
 
     async def _execute(self, run: ActiveRun) -> None:
-        platform = SharedFaultsPlatform(
-            self.env.client,
-            self.ref.namespace,
-            operator_namespace=self.env.settings.operator_namespace,
-            holders=self.holders,
-            run_id=run.run_id,
-            holder=self.ref.name,
+        platform = SharedFaults(
+            self.host.platform(run.scenario), holders=self.holders, run_id=run.run_id
         )
+        keeper = self.host.journal(run.run_id, run.scenario, platform)
 
         async def persist(journal: Journal) -> None:
             run.journal = journal
-            await self.writer.write_now()
+            if keeper is None:  # the status is the journal: it must be written first
+                await self.writer.write_now()
+            else:
+                await keeper.save(journal)  # the journal first; then the status, where it can
+                await self.writer.write_now(quiet=True)
 
+        observers = [RunStatusObserver(self, run), *self.env.observers(run.scenario)]
         try:
-            await platform.start()
-            status = await run_scenario(
-                run.scenario,
-                platform,
-                observer=RunStatusObserver(self, run),
-                abort=run.abort,
-                run_id=run.run_id,
-                persist=persist,
-            )
+            status = await self._run_on(platform, run, persist, Observers(observers))
         except ScenarioInvalid as error:
             status = ended(Outcome(Ending.INVALID, str(error)), history=[])
         except TestCoordinatorError as error:
             status = ended(Outcome(Ending.ERROR, str(error)), history=[])
         except Exception as error:
-            log.exception("run %s of %s failed", run.run_id, self.ref)
+            log.exception("run %s of %s failed", run.run_id, self.host)
             status = ended(Outcome(Ending.ERROR, f"unexpected {type(error).__name__}: {error}"))
+        if keeper is not None:
+            keeper.close()
         await self._finished(run, status)
+
+    async def _run_on(
+        self,
+        platform: Platform,
+        run: ActiveRun,
+        persist: Callable[[Journal], Any],
+        observer: RunObserver,
+    ) -> ScenarioStatus:
+        started = self.env.switch.enabled  # off: the engine ends the run touching nothing
+        try:
+            if started:
+                await platform.start()
+            return await run_scenario(
+                run.scenario,
+                platform,
+                observer=observer,
+                abort=run.abort,
+                run_id=run.run_id,
+                persist=persist,
+                switch=self.env.switch,
+                time_limit=self.env.time_limit(),
+            )
+        finally:
+            if started:
+                await platform.close()
 
     async def _finished(self, run: ActiveRun, status: ScenarioStatus) -> None:
         status.run_id, status.observed_generation = run.run_id, run.generation
@@ -323,6 +393,8 @@ class ScenarioSupervisor:
             self.shown, self.latest = status, None
         self._remember(status)
         self.env.metrics.run_finished(status)
+        if self.env.finished is not None:
+            self.env.finished(run.scenario, status, str(self.host))
         verdict = status.verdict.value if status.verdict else "no verdict"
         text = f"{status.phase.value}, {verdict}: {status.message}"
         if status.phase is Phase.SUCCEEDED:
@@ -354,7 +426,7 @@ class ScenarioSupervisor:
         if self.scenario is not None:
             return self.scenario.spec.history_limit
         # Not parsed yet (recovering after a restart), or invalid: the spec's word if it has one.
-        limit = (self.body.get("spec") or {}).get("historyLimit", _HISTORY_LIMIT)
+        limit = (self.desired.document.get("spec") or {}).get("historyLimit", _HISTORY_LIMIT)
         return limit if isinstance(limit, int) and limit >= 0 else _HISTORY_LIMIT
 
     async def _abort_all(self, reason: str) -> None:
@@ -389,20 +461,34 @@ class ScenarioSupervisor:
 
     async def _revert_recorded(self, faults: list[FaultStatus]) -> int:
         """Undo recorded faults, retrying a vanished target until ``give_up_after``; returns
-        how many were undone. Those given up on are said so in an Event."""
-        platform = KubernetesPlatform(
-            self.env.client,
-            self.ref.namespace,
-            operator_namespace=self.env.settings.operator_namespace,
-            holder=self.ref.name,
-        )
-        deadline = time.monotonic() + self.env.settings.give_up_after
+        how many were undone. Those given up on are said so in an event."""
+        if not faults:
+            return 0
+        platform = self.host.undo_platform()
+        if platform is None:  # nothing outlives its run here: the stack stopped with it
+            for fault in faults:
+                fault.reverted_at = utcnow()
+                fault.message = f"{fault.message}; gone with its run".lstrip("; ")
+            self.stranded = [f for f in self.stranded if _outstanding(f)]
+            return len(faults)
+        try:
+            return await self._revert_on(platform, faults)
+        finally:
+            with contextlib.suppress(Exception):
+                await platform.close()
+
+    async def _revert_on(self, platform: Platform, faults: list[FaultStatus]) -> int:
+        deadline = time.monotonic() + self.env.give_up_after
+        started = False
         remaining, delay, done = list(faults), 0.25, 0
         problems: dict[int, str] = {}
         while remaining:
             failed = []
             for fault in remaining:
                 try:
+                    if not started:
+                        await platform.start()
+                        started = True
                     outcome = await platform.revert(self._fault_of(fault), Workload(fault.workload))
                 except Exception as error:  # a vanished target, an API hiccup: try again
                     problems[id(fault)] = str(error)
@@ -417,7 +503,7 @@ class ScenarioSupervisor:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
         for fault in remaining:
-            give_up = self.env.settings.give_up_after
+            give_up = self.env.give_up_after
             why = f"gave up undoing after {give_up:g}s: {problems.get(id(fault), 'unknown')}"
             fault.message = f"{fault.message}; {why}".lstrip("; ")
             self.events.warning("GaveUp", f"{fault.action} {fault.workload}: {why}")
@@ -426,7 +512,7 @@ class ScenarioSupervisor:
 
     def _fault_of(self, recorded: FaultStatus) -> FaultSpec:
         """The step's fault when the spec still has it; else the bare action, which is all a
-        Kubernetes revert reads."""
+        revert reads."""
         if self.scenario is not None:
             for step in self.scenario.spec.steps:
                 if step.name == recorded.step and step.fault.action == recorded.action:
@@ -435,35 +521,6 @@ class ScenarioSupervisor:
         if recorded.action == "scale":
             params["replicas"] = 0
         return FaultSpec.model_validate({recorded.action: params})
-
-
-def _status_of(body: Mapping[str, Any]) -> ScenarioStatus:
-    try:
-        return ScenarioStatus.model_validate(body.get("status") or {})
-    except ValueError:  # unreadable (another version, a hand edit): start afresh
-        return ScenarioStatus()
-
-
-def _document(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of the resource the scenario model reads (not status, not server fields)."""
-    meta = body.get("metadata", {})
-    return {
-        "apiVersion": body.get("apiVersion"),
-        "kind": body.get("kind"),
-        "metadata": {
-            key: copy.deepcopy(meta[key])
-            for key in ("name", "namespace", "labels", "annotations")
-            if meta.get(key) is not None
-        },
-        "spec": copy.deepcopy(body.get("spec")),
-    }
-
-
-def _created(meta: Mapping[str, Any]) -> datetime | None:
-    stamp = meta.get("creationTimestamp")
-    if not stamp:
-        return None
-    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
 
 
 def _started(run: ActiveRun | RunSummary) -> datetime:

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the operator, in a registry of its own (served on ``/metrics``)."""
+"""Prometheus metrics of a front end (the operator, `serve`), in a registry of its own, served
+on ``/metrics``."""
 
 from __future__ import annotations
 

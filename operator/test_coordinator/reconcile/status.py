@@ -1,15 +1,12 @@
-"""The run as the resource shows it: a live status, written as the run goes, and its Events."""
+"""The run as its host shows it: a live status, written as the run goes, and its events."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from lightkube import AsyncClient
-
-from test_coordinator.controller.resource import ObjectRef, write_status
 from test_coordinator.engine import JournalEntry, RunObserver
 from test_coordinator.engine.verdict import Outcome, finish
 from test_coordinator.errors import PlatformError
@@ -25,7 +22,7 @@ from test_coordinator.scenario.status import (
 )
 
 if TYPE_CHECKING:
-    from test_coordinator.controller.supervisor import ActiveRun, ScenarioSupervisor
+    from test_coordinator.reconcile.reconciler import ActiveRun, ScenarioReconciler
 
 __all__ = ["RunStatusObserver", "StatusWriter", "ended"]
 
@@ -40,19 +37,21 @@ def ended(outcome: Outcome, *, history: Sequence[RunSummary] = ()) -> ScenarioSt
 
 
 class StatusWriter:
-    """Writes what ``compose`` returns onto the resource: at once when a fault is about to land
-    (the write must succeed first), otherwise coalesced to one write per ``interval``."""
+    """Writes what ``compose`` returns through ``write`` (onto the resource, into the file): at
+    once when a fault is about to land (the write must succeed first), otherwise coalesced to
+    one write per ``interval``."""
 
     def __init__(
         self,
-        client: AsyncClient,
-        ref: ObjectRef,
+        write: Callable[[ScenarioStatus], Awaitable[None]],
         compose: Callable[[], ScenarioStatus],
         interval: float,
+        *,
+        where: str,
         shown: Sequence[Condition] = (),
     ) -> None:
-        self.client = client
-        self.ref = ref
+        self.write = write
+        self.where = where
         self.compose = compose
         self.interval = interval
         # The last value written of each condition type (``Ready`` is absent while a run goes).
@@ -74,47 +73,47 @@ class StatusWriter:
             status = self.compose()
             status.conditions = carry_transition_times(status.conditions, self._conditions.values())
             try:
-                await write_status(self.client, self.ref, status)
+                await self.write(status)
             except Exception as error:
                 if not quiet:
-                    raise PlatformError(f"cannot record the run on {self.ref}: {error}") from None
-                log.warning("could not write the status of %s: %s", self.ref, error)
+                    raise PlatformError(f"cannot record the run on {self.where}: {error}") from None
+                log.warning("could not write the status of %s: %s", self.where, error)
             else:
                 self._conditions.update((c.type, c) for c in status.conditions)
 
 
 class RunStatusObserver(RunObserver):
-    """Turns a run's progress into status writes, Events and metrics."""
+    """Turns a run's progress into status writes, events and metrics."""
 
-    def __init__(self, supervisor: ScenarioSupervisor, run: ActiveRun) -> None:
-        self.supervisor = supervisor
+    def __init__(self, reconciler: ScenarioReconciler, run: ActiveRun) -> None:
+        self.reconciler = reconciler
         self.run = run
 
     def run_started(self, status: ScenarioStatus) -> None:
         self.run.status = status
         status.observed_generation = self.run.generation
-        self.supervisor.writer.request()
+        self.reconciler.writer.request()
 
     def stage(self, text: str) -> None:
         if self.run.status is not None:
             self.run.status.message = text
-        self.supervisor.writer.request()
+        self.reconciler.writer.request()
 
     def fault_applied(self, entry: JournalEntry) -> None:
         if entry.fault.action in TIMED_FAULTS:
-            self.supervisor.env.metrics.active_faults.inc()
-        self.supervisor.events.normal(
+            self.reconciler.env.metrics.active_faults.inc()
+        self.reconciler.events.normal(
             "FaultApplied", f"{entry.fault.action} {entry.workload.id}: {entry.message}"
         )
-        self.supervisor.writer.request()
+        self.reconciler.writer.request()
 
     def fault_reverted(self, entry: JournalEntry) -> None:
         if entry.applied_at is not None:
-            self.supervisor.env.metrics.active_faults.dec()
-        self.supervisor.events.normal(
+            self.reconciler.env.metrics.active_faults.dec()
+        self.reconciler.events.normal(
             "FaultReverted", f"{entry.fault.action} {entry.workload.id}: {entry.message}"
         )
-        self.supervisor.writer.request()
+        self.reconciler.writer.request()
 
     def check_finished(self, check: CheckStatus) -> None:
-        self.supervisor.writer.request()
+        self.reconciler.writer.request()
