@@ -46,6 +46,8 @@ class Platform(ABC):
     targets_may_appear: ClassVar[bool] = False
     """Whether a selection that is empty now may fill on its own (pods recreated by their
     controller): then the engine waits for it; elsewhere an empty selection is bad input."""
+    owns_stack: ClassVar[bool] = False
+    """Whether the platform starts what it runs on (the local stack) and stops it after."""
     reports_graceful_stop: ClassVar[bool] = True
     """Whether ``Applied.graceful`` is known for ``restart`` and ``stop``."""
 

@@ -61,6 +61,7 @@ def platform_for(
 
 class LocalPlatform(Platform):
     name = "local"
+    owns_stack = True
     faults = frozenset({"kill", "restart", "stop", "pause"}) | NETWORK_FAULTS
 
     def __init__(
