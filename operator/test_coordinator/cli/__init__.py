@@ -151,7 +151,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
 
     recover = add(
         "recover",
-        "running:recover_command",
+        "recovering:recover_command",
         "undo the faults of runs whose runner died (compose projects)",
     )
     recover.add_argument("--project", help="only this compose project's runs")
@@ -179,13 +179,19 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         help="where the control API listens (default: 127.0.0.1:8474; PORT alone: 127.0.0.1)",
     )
 
-    # The arguments the service and the operator define themselves, loaded only for them.
-    if command in ("get", "apply", "delete"):
-        from test_coordinator.service.commands import add_remote_arguments
+    for remote in (get, apply, delete):
+        remote.add_argument(
+            "--server", required=remote is not get, metavar="URL", help="a serve's API"
+        )
+        remote.add_argument(
+            "--token-file",
+            type=Path,
+            metavar="FILE",
+            help="bearer token (default: $API_TOKEN_FILE)",
+        )
 
-        parsers = {"get": get, "apply": apply, "delete": delete}
-        add_remote_arguments(parsers[command], required=command != "get")
-    elif command == "serve":
+    # The arguments the service and the operator define themselves, loaded only for them.
+    if command == "serve":
         from test_coordinator.service.commands import add_serve_arguments
 
         add_serve_arguments(serve, history=_add_serve_history_options)

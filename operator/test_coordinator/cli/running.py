@@ -1,4 +1,4 @@
-"""Running scenarios: ``run``, ``demo``, and ``recover`` for runs whose runner died."""
+"""Running scenarios: ``run`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -15,15 +15,10 @@ from rich.console import Console
 from test_coordinator.cli.files import scenario_files
 from test_coordinator.cli.options import history_url
 from test_coordinator.cli.printing import error_line, stderr
+from test_coordinator.cli.recovering import compose_platform, recover
 from test_coordinator.cli.reports import Results, write_reports, written
 from test_coordinator.engine import Abort, run_scenario
-from test_coordinator.engine.journal_file import (
-    JournalFile,
-    Leftover,
-    journal_directory,
-    leftovers,
-    repair,
-)
+from test_coordinator.engine.journal_file import JournalFile, journal_directory, leftovers
 from test_coordinator.errors import TestCoordinatorError
 from test_coordinator.platforms.base import Platform
 from test_coordinator.platforms.local import LocalPlatform, platform_for
@@ -36,7 +31,7 @@ from test_coordinator.scenario.loading import load_scenario
 from test_coordinator.scenario.model import ChaosScenario
 from test_coordinator.scenario.status import Phase, ScenarioStatus
 
-__all__ = ["demo_command", "recover_command", "run_command"]
+__all__ = ["demo_command", "run_command"]
 
 EXIT_INTERRUPTED = 130
 _EXIT_BY_PHASE = {Phase.SUCCEEDED: 0, Phase.FAILED: 1, Phase.ABORTED: 1, Phase.INVALID: 2}
@@ -59,16 +54,10 @@ def _lease(args: argparse.Namespace) -> float:
 
 def _platform(scenario: ChaosScenario, path: Path, args: argparse.Namespace) -> Platform:
     if args.platform == "compose":
-        return _compose_platform(args.project, lease=_lease(args))
+        return compose_platform(args.project, lease=_lease(args))
     return platform_for(
         scenario, path, stack=args.stack, log_dir=args.log_dir, lease_seconds=_lease(args)
     )
-
-
-def _compose_platform(project: str | None, *, lease: float) -> Platform:
-    from test_coordinator.platforms.compose import ComposePlatform, project_name  # Docker SDK
-
-    return ComposePlatform(project or project_name(Path()), lease_seconds=lease)
 
 
 def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console) -> int:
@@ -193,7 +182,7 @@ async def _journal_for(
         return None
     directory = journal_directory()
     for leftover in leftovers(directory, key=key):
-        await _recover(platform, leftover, console)
+        await recover(platform, leftover, console)
     return JournalFile(
         directory,
         platform=platform.name,
@@ -202,47 +191,3 @@ async def _journal_for(
         scenario=scenario.metadata.name,
         run_id=uuid.uuid4().hex[:12],
     )
-
-
-async def _recover(platform: Platform, leftover: Leftover, console: Console) -> bool:
-    """Undo what a dead runner left; False when something could not be undone."""
-    console.print(
-        styled(
-            f"run {leftover.run_id} of {leftover.scenario} ended without undoing its faults "
-            f"(runner pid {leftover.runner_pid} is gone):",
-            style="yellow",
-        )
-    )
-    lines = await repair(platform, leftover)
-    for line in lines or ["nothing was still applied"]:
-        console.print(styled(f"  {line}", style="yellow"))
-    return not any(line.startswith("could not") for line in lines)
-
-
-def recover_command(args: argparse.Namespace, console: Console) -> int:
-    """Undo the faults of every run whose runner died (compose projects on this engine)."""
-
-    async def recover_all() -> int:
-        found = [
-            leftover
-            for leftover in leftovers(journal_directory())
-            if args.project in (None, leftover.where.get("project"))
-        ]
-        if not found:
-            console.print(styled("nothing to recover: no run left a fault behind"))
-            return 0
-        code = 0
-        for leftover in found:
-            platform = _compose_platform(leftover.where.get("project"), lease=DEFAULT_LEASE_SECONDS)
-            if leftover.platform != platform.name or platform.journal_key() != leftover.key:
-                console.print(
-                    styled(f"skipped run {leftover.run_id}: {leftover.key} is not reachable here")
-                )
-                code = TestCoordinatorError.exit_code
-                continue
-            async with platform:
-                if not await _recover(platform, leftover, console):
-                    code = TestCoordinatorError.exit_code
-        return code
-
-    return asyncio.run(recover_all())
