@@ -164,6 +164,8 @@ async def _run_on(
             )
             if journal is not None:
                 journal.close()
+            for note in await platform.explain(status.faults):
+                console.print(styled(f"note: {note}", style="yellow"))
         return status, abort.event.is_set() and abort.reason.startswith("interrupted")
     except asyncio.CancelledError:
         return None, True
