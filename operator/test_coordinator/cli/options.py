@@ -6,14 +6,12 @@ import argparse
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from test_coordinator.errors import ScenarioInvalid
-from test_coordinator.history.config import (
-    HistoryUrl,
-    history_url_from,
-    parse_age,
-    parse_history_url,
-)
+
+if TYPE_CHECKING:
+    from test_coordinator.history.config import HistoryUrl
 
 __all__ = [
     "add_history_option",
@@ -39,6 +37,8 @@ def option(parse: Callable[[str], object]) -> Callable[[str], object]:
 
 
 def age(text: str) -> timedelta:
+    from test_coordinator.history.config import parse_age
+
     return parse_age(text)
 
 
@@ -52,7 +52,7 @@ def lease(text: str) -> float:
 
 
 def _retention(text: str) -> timedelta | None:
-    return None if text.strip().lower() == "off" else parse_age(text)
+    return None if text.strip().lower() == "off" else age(text)
 
 
 def add_report_options(parser: argparse.ArgumentParser) -> None:
@@ -85,12 +85,16 @@ def add_retention_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _history_text(text: str) -> str:
+    from test_coordinator.history.config import parse_history_url
+
     parse_history_url(text)  # checked now; resolved with the environment in history_url
     return text
 
 
 def history_url(args: argparse.Namespace) -> HistoryUrl | None:
     """The history the options and the environment name; None when it is off."""
+    from test_coordinator.history.config import history_url_from
+
     try:
         return history_url_from(args.history)
     except ValueError as error:
