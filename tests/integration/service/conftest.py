@@ -151,17 +151,11 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
     scenarios.mkdir()
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
+    command = [sys.executable, TINY_SERVICE, "--port", "${api.tcp}", "--pid-dir", str(pid_dir)]
     stack = {
         "services": {
             "api": {
-                "command": [
-                    sys.executable,
-                    TINY_SERVICE,
-                    "--port",
-                    "${api.tcp}",
-                    "--pid-dir",
-                    str(pid_dir),
-                ],
+                "command": command,
                 "ports": {"tcp": 0},
                 "labels": {"app": "api"},
                 "ready": {"tcp": {"port": "tcp"}},
@@ -173,7 +167,14 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
     (tmp_path / "stack.yaml").write_text(json.dumps(stack))
     started: list[Service] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, wait: bool = True) -> Service:
+    def start(
+        *args: str, env: dict[str, str] | None = None, wait: bool = True, slow_stop: bool = False
+    ) -> Service:
+        """``slow_stop``: the stack's service ignores SIGTERM, so stopping it takes its whole
+        grace period (2 s)."""
+        api = stack["services"]["api"]
+        api["command"] = [*command, "--ignore-term"] if slow_stop else command
+        (tmp_path / "stack.yaml").write_text(json.dumps(stack))
         http_port, grpc_port = free_port(), free_port()
         log = tmp_path / f"serve-{len(started)}.log"
         argv = [

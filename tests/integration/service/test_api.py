@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +42,28 @@ def grpc_status(service: Service) -> int:
             return int(answer.status)
 
     return asyncio.run(check())
+
+
+class HealthWatch:
+    """``Health.Watch`` on the service's gRPC port, in a thread: each status as it came, with
+    the wall-clock time it came, until the stream ends (the server stopped)."""
+
+    def __init__(self, service: Service) -> None:
+        self.port = service.grpc_port
+        self.seen: list[tuple[float, int]] = []
+        self.first = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._watch()), daemon=True)
+        self.thread.start()
+
+    async def _watch(self) -> None:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{self.port}") as channel:
+            stream = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+            try:
+                async for answer in stream:
+                    self.seen.append((time.time(), int(answer.status)))
+                    self.first.set()
+            except grpc.aio.AioRpcError:
+                pass  # the server went away: the end of the stream
 
 
 def test_put_validates_writes_and_reconciles(start_service: StartService) -> None:
@@ -146,16 +169,20 @@ def test_beyond_loopback_without_a_token_it_is_read_only(start_service: StartSer
 
 
 def test_sigterm_mid_run_reverts_and_exits_0_within_10s(start_service: StartService) -> None:
-    service = start_service()
+    service = start_service(slow_stop=True)
     assert grpc_status(service) == health_pb2.HealthCheckResponse.SERVING
     path = service.write("freeze", pause_spec("60s"))
     until(lambda: service.status(path).get("faults"), within=20, what="the pause applied")
     [pid] = started_pids(service.pid_dir)
     assert process_state(pid) == "T"
+    watch = HealthWatch(service)
+    assert watch.first.wait(10), "no answer from Health.Watch"
 
     began = time.monotonic()
+    signalled_at = time.time()
     service.proc.send_signal(signal.SIGTERM)
     code = service.proc.wait(timeout=10)
+    exited_at = time.time()
 
     assert code == 0 and time.monotonic() - began < 10
     status = service.status(path)
@@ -163,6 +190,14 @@ def test_sigterm_mid_run_reverts_and_exits_0_within_10s(start_service: StartServ
     assert "the service is shutting down" in status["message"]
     assert status["faults"][0]["revertedAt"]
     assert process_state(pid) is None  # its stack stopped with the run
+    # Draining is visible: NOT_SERVING as soon as the SIGTERM came, while the run was still
+    # being ended (its stack's service ignores SIGTERM: stopping it takes its 2 s grace).
+    watch.thread.join(timeout=10)
+    serving = health_pb2.HealthCheckResponse.SERVING
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    assert [code for _, code in watch.seen] == [serving, not_serving], watch.seen
+    assert exited_at - signalled_at > 2.0, "the drain was not slow: the test proves nothing"
+    assert watch.seen[-1][0] - signalled_at < 1.0, "NOT_SERVING only once the drain was over"
 
 
 def test_a_restarted_service_ends_the_interrupted_run(start_service: StartService) -> None:
