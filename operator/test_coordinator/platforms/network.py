@@ -16,17 +16,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from test_coordinator.errors import PlatformError
-from test_coordinator.proxy import (
-    DEFAULT_LEASE_SECONDS,
-    STREAMS,
-    HeldToxic,
-    ProxyControl,
-    ProxyControlError,
-    Stream,
-    Toxic,
-)
+from test_coordinator.proxy.errors import ProxyControlError
+from test_coordinator.proxy.toxics import DEFAULT_LEASE_SECONDS, STREAMS, Stream, Toxic
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import (
     NETWORK_FAULTS,
@@ -39,6 +33,9 @@ from test_coordinator.scenario.model import (
     ResetFault,
 )
 from test_coordinator.scenario.rates import format_rate
+
+if TYPE_CHECKING:  # the client (aiohttp) loads when a network fault is first applied
+    from test_coordinator.proxy.client import HeldToxic, ProxyControl
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -156,6 +153,8 @@ class NetworkFaults:
         """The client of the control API at ``url``: one per URL, kept while it holds."""
         control = self._controls.get(url)
         if control is None:
+            from test_coordinator.proxy.client import ProxyControl
+
             control = self._controls[url] = ProxyControl(url)
         return control
 

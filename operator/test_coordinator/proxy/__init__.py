@@ -38,7 +38,7 @@ _HOME = {
     "ATTRIBUTES": "toxics",
     "Address": "addresses",
     "DEFAULT_CONTROL_PORT": "server",
-    "DEFAULT_LEASE_SECONDS": "client",
+    "DEFAULT_LEASE_SECONDS": "toxics",
     "FaultProxy": "proxy",
     "HeldToxic": "client",
     "ProxyControl": "client",

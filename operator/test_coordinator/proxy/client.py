@@ -21,13 +21,12 @@ from typing import Any
 import aiohttp
 
 from test_coordinator.proxy.errors import ProxyControlError
-from test_coordinator.proxy.toxics import Toxic
+from test_coordinator.proxy.toxics import DEFAULT_LEASE_SECONDS, Toxic
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "HeldToxic", "ProxyControl", "ProxyInfo", "ServerInfo"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEASE_SECONDS = 10.0
 LEASES = "leases"
 
 

@@ -25,6 +25,7 @@ from test_coordinator.proxy.errors import Refused
 
 __all__ = [
     "ATTRIBUTES",
+    "DEFAULT_LEASE_SECONDS",
     "STREAMS",
     "Stream",
     "Toxic",
@@ -34,6 +35,9 @@ __all__ = [
 
 Stream = Literal["upstream", "downstream"]
 STREAMS: tuple[Stream, ...] = ("upstream", "downstream")
+
+DEFAULT_LEASE_SECONDS = 10.0
+"""How long a toxic the coordinator sets outlives the coordinator, unless renewed."""
 
 # Each type's attributes and their defaults: what Toxiproxy reports for a toxic created without.
 ATTRIBUTES: dict[str, dict[str, int]] = {
