@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.core_v1 import EventSource, ObjectReference
@@ -16,7 +17,8 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Event
 from lightkube.types import PatchType
 
-from test_coordinator.errors import PlatformError
+from test_coordinator.errors import PlatformError, PlatformUnavailable
+from test_coordinator.platforms.kubernetes.retry import transient_status
 from test_coordinator.reconcile.host import ABORT_ANNOTATION
 from test_coordinator.scenario.crd import GROUP, PLURAL, VERSION
 from test_coordinator.scenario.model import API_VERSION, KIND
@@ -74,7 +76,9 @@ async def write_status(client: AsyncClient, ref: ObjectRef, status: ScenarioStat
     except ApiError as error:
         if error.status.code == 404:
             return False
-        raise PlatformError(f"cannot write the status of {ref}: {error}") from None
+        raise _failure(f"cannot write the status of {ref}", error) from None
+    except httpx2.HTTPError as error:
+        raise _failure(f"cannot write the status of {ref}", error) from None
     return True
 
 
@@ -90,7 +94,23 @@ async def remove_annotation(client: AsyncClient, ref: ObjectRef, key: str) -> No
         )
     except ApiError as error:
         if error.status.code != 404:
-            raise PlatformError(f"cannot remove the annotation {key} of {ref}: {error}") from None
+            raise _failure(f"cannot remove the annotation {key} of {ref}", error) from None
+    except httpx2.HTTPError as error:
+        raise _failure(f"cannot remove the annotation {key} of {ref}", error) from None
+
+
+def _failure(what: str, error: httpx2.HTTPError) -> PlatformError:
+    """Passing (the API server's 429s and 5xx outlasted the client's retries, it did not
+    answer): ``PlatformUnavailable``, which the status writer keeps retrying."""
+    if isinstance(error, ApiError):
+        code = error.status.code or 0
+        kind = PlatformUnavailable if transient_status(code) else PlatformError
+        return kind(f"{what}: {code} {error.status.reason or ''}: {error.status.message or ''}")
+    if isinstance(error, httpx2.HTTPStatusError):
+        code = error.response.status_code
+        kind = PlatformUnavailable if transient_status(code) else PlatformError
+        return kind(f"{what}: HTTP {code}")
+    return PlatformUnavailable(f"{what}: {error or type(error).__name__}")
 
 
 class EventRecorder:
@@ -142,5 +162,8 @@ class EventRecorder:
         )
         try:
             await self.client.create(event)
+        except ApiError as error:
+            if error.status.code != 409:  # AlreadyExists: a retry of a create that had landed
+                log.warning("could not post event %s on %s: %s", reason, self.ref, error)
         except Exception as error:  # an Event is a courtesy: never worth failing a run over
             log.warning("could not post event %s on %s: %s", reason, self.ref, error)
