@@ -418,8 +418,7 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
                 replay = [_expired(since)]
             else:
                 replay = [event for version, event in bus.log if version > int(since)]
-        cut = self.trouble.cut_watches_after
-        deadline = None if cut is None else time.monotonic() + cut
+        began = time.monotonic()
 
         def wanted(event: Any) -> bool:
             obj = event.get("object", {}) if isinstance(event, dict) else {}
@@ -435,21 +434,24 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
                 yield event
                 if event.get("type") == "ERROR":
                     return
-            if deadline is None:
-                async for event in bus.stream(since=mark):
-                    if wanted(event):
-                        yield event
             live = bus.stream(since=mark).__aiter__()
-            while True:
-                # Each next event is awaited in a task of its own: a timeout must not cancel
-                # the stream's generator inside this one's.
-                step = asyncio.ensure_future(anext(live))
-                await asyncio.wait({step}, timeout=max(0.0, deadline - time.monotonic()))
-                if not step.done():
+            step: asyncio.Future[Any] | None = None
+            try:
+                while True:
+                    # Each next event is awaited in a task of its own, so that the wait can
+                    # end (to look at the trouble's knobs) without cancelling the stream.
+                    step = step or asyncio.ensure_future(anext(live))
+                    await asyncio.wait({step}, timeout=0.2)
+                    cut = self.trouble.cut_watches_after
+                    if cut is not None and time.monotonic() - began >= cut:
+                        raise ConnectionResetError("the watch was cut off")  # a broken stream
+                    if step.done():
+                        event, step = step.result(), None
+                        if wanted(event):
+                            yield event
+            finally:
+                if step is not None:
                     step.cancel()
-                    raise ConnectionResetError("the watch was cut off")  # a broken stream
-                if wanted(event := step.result()):
-                    yield event
         finally:
             await bus.unmark(mark)
 

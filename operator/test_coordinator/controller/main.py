@@ -16,7 +16,7 @@ from test_coordinator.controller.health import start_health
 from test_coordinator.controller.settings import OperatorSettings
 from test_coordinator.ecosystem.live import LiveSettings
 from test_coordinator.history import HistoryUnavailable, RunStore, enforce_retention, open_store
-from test_coordinator.platforms.kubernetes import ClusterCache, connect
+from test_coordinator.platforms.kubernetes import ClusterCache, RetryPolicy, connect
 from test_coordinator.reconcile.metrics import Metrics
 from test_coordinator.reconcile.reconciler import Environment
 from test_coordinator.reconcile.slots import RunSlots
@@ -47,9 +47,12 @@ async def operate(settings: OperatorSettings, *, stop: asyncio.Event | None = No
 
     client = connect(on_retry=retried)
     # The caches' watches each hold a connection for as long as they last: a pool of their own,
-    # without a bound, so that they never take the connections the runs' calls need.
+    # without a bound, so that they never take the connections the runs' calls need. Their
+    # client gives up sooner than the runs' (a cache lists again itself), so that a cache knows
+    # within seconds that its watch is broken, and stops being trusted if it stays so.
     unbounded = httpx2.Limits(max_connections=None, max_keepalive_connections=None)
-    cache = ClusterCache(connect(on_retry=retried, limits=unbounded))
+    watching = RetryPolicy(budget=3.0, minimum=3.0)
+    cache = ClusterCache(connect(on_retry=retried, limits=unbounded, policy=watching))
     flags = {"redis_url": settings.redis_url, "max_concurrent_runs": settings.max_concurrent_runs}
     live = LiveSettings(flags, config_file=settings.config_file)
     slots = RunSlots(lambda: live.current.max_concurrent_runs)

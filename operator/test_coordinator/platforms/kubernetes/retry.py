@@ -96,22 +96,24 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
         *,
         on_retry: OnRetry | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.inner = inner
         self.policy = policy or RetryPolicy()
         self.on_retry = on_retry
         self.sleep = sleep
+        self.clock = clock
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         retried_on = RETRY_STATUSES.get(request.method, frozenset())
-        deadline = time.monotonic() + self.policy.window()
+        deadline = self.clock() + self.policy.window()
         attempt = 0
         while True:
             try:
                 response = await self.inner.handle_async_request(request)
             except _TRANSIENT_ERRORS as error:
                 delay = self.policy.backoff(attempt)
-                if time.monotonic() + delay > deadline:
+                if self.clock() + delay > deadline:
                     raise
                 await self._wait(request, type(error).__name__, delay)
                 attempt += 1
@@ -120,7 +122,7 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
                 return response
             asked = _retry_after(response) if response.status_code in _ASKS_TO_WAIT else None
             delay = self.policy.backoff(attempt, asked)
-            if time.monotonic() + delay > deadline:
+            if self.clock() + delay > deadline:
                 return response  # the caller gets the last answer, and its Status
             await response.aclose()
             await self._wait(request, str(response.status_code), delay)
