@@ -1003,7 +1003,12 @@ class Operator:
 
 
 async def start_operator(
-    cluster: Cluster, log: Path, *, ports: tuple[int, int], give_up_after: str = "3s"
+    cluster: Cluster,
+    log: Path,
+    *,
+    ports: tuple[int, int],
+    give_up_after: str = "3s",
+    extra: Sequence[str] = (),
 ) -> Operator:
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
     env.pop("POD_NAMESPACE", None)
@@ -1024,6 +1029,7 @@ async def start_operator(
         give_up_after,
         "--log-format",
         "plain",
+        *extra,
     ]
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
