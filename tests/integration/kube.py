@@ -102,7 +102,8 @@ class Trouble:
     lost_answers: float = 0.5
     """The share of 500s on writes given after the write landed (its answer lost)."""
     cut_watches_after: float | None = None
-    """Watch streams broken off after this many seconds (a load balancer's idle cut)."""
+    """Watch streams begun while it is set are broken off after this many seconds (a load
+    balancer's idle cut)."""
 
     def error(self) -> int | None:
         if self.error_rate and random.random() < self.error_rate:
@@ -200,6 +201,7 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         """(client, method, resource plural or path) → how many requests."""
         self.troubled: collections.Counter[int] = collections.Counter()  # injected answers
         self._buses = collections.defaultdict(_LoggedBus)
+        self._resource_keys: dict[str, set[Any]] = {}  # plural → kmock's resource keys seen
         self.resources.load_bundled()
         crd = yaml.safe_load(CRD_FILE.read_text())["spec"]
         self.resources["/".join(SCENARIOS)] = kmock.ResourceInfo(
@@ -434,21 +436,25 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
                 yield event
                 if event.get("type") == "ERROR":
                     return
+            cut = self.trouble.cut_watches_after  # as it is when the watch begins
+            if cut is None:
+                async for event in bus.stream(since=mark):
+                    if wanted(event):
+                        yield event
             live = bus.stream(since=mark).__aiter__()
             step: asyncio.Future[Any] | None = None
             try:
                 while True:
-                    # Each next event is awaited in a task of its own, so that the wait can
-                    # end (to look at the trouble's knobs) without cancelling the stream.
+                    # The next event is awaited in a task of its own, so that the wait can end
+                    # at the cut without cancelling the stream inside this generator.
                     step = step or asyncio.ensure_future(anext(live))
-                    await asyncio.wait({step}, timeout=0.2)
-                    cut = self.trouble.cut_watches_after
-                    if cut is not None and time.monotonic() - began >= cut:
+                    left = began + (cut or 0.0) - time.monotonic()
+                    await asyncio.wait({step}, timeout=max(0.0, left))
+                    if not step.done():
                         raise ConnectionResetError("the watch was cut off")  # a broken stream
-                    if step.done():
-                        event, step = step.result(), None
-                        if wanted(event):
-                            yield event
+                    event, step = step.result(), None
+                    if wanted(event):
+                        yield event
             finally:
                 if step is not None:
                     step.cancel()
@@ -458,9 +464,21 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
     # reading state in tests, without going through HTTP
 
     def get(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        obj = self._find(plural, namespace, name)
+        return None if obj is None or obj.deleted else copy.deepcopy(obj.raw)
+
+    def _find(self, plural: str, namespace: str | None, name: str) -> Any:
+        """The stored object by its key: one lookup, not a scan (the benchmarks hold
+        thousands), once the key's resource has been seen."""
+        stored = self.objects._objects  # kmock's dict behind the view, keyed by the address
+        for resource in self._resource_keys.get(plural, ()):
+            found = stored.get((resource, namespace, name))
+            if found is not None:
+                return found
         for (resource, ns, obj_name), obj in self.objects.items():
             if resource.plural == plural and ns == namespace and obj_name == name:
-                return None if obj.deleted else copy.deepcopy(obj.raw)
+                self._resource_keys.setdefault(plural, set()).add(resource)
+                return obj
         return None
 
     def list(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -479,10 +497,10 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         ]
 
     def history(self, plural: str, namespace: str, name: str) -> list[dict[str, Any] | None]:
-        for (resource, ns, obj_name), obj in self.objects.items():
-            if resource.plural == plural and ns == namespace and obj_name == name:
-                return [None if v is None else copy.deepcopy(v.raw) for v in obj.history]
-        return []
+        obj = self._find(plural, namespace, name)
+        if obj is None:
+            return []
+        return [None if v is None else copy.deepcopy(v.raw) for v in obj.history]
 
 
 def _plural(path: str) -> str:
@@ -571,13 +589,27 @@ class Workloads:
         for gone in self._known - alive:
             self.deleted_pods.append((time.monotonic(), gone[1]))
         self._known = alive
+        by_label: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for pod in pods:
             if _terminating(pod) and f"stop {pod['metadata']['uid']}" not in self.tasks:
                 self._kubelet(f"stop {pod['metadata']['uid']}", self._stop(pod))
+            namespace = pod["metadata"]["namespace"]
+            for pair in (pod["metadata"].get("labels") or {}).items():
+                by_label.setdefault((namespace, *pair), []).append(pod)
+
+        def candidates(owner: dict[str, Any]) -> list[dict[str, Any]]:
+            # The pods with one of the owner's labels: not every pod for each owner (a
+            # thousand Deployments of one pod each in the benchmarks).
+            wanted = owner["spec"]["selector"]["matchLabels"]
+            first = next(iter(wanted.items()), None)
+            if first is None:
+                return pods
+            return by_label.get((owner["metadata"]["namespace"], *first), [])
+
         for deployment in self.api.raw("deployments"):
-            await self._reconcile_deployment(deployment, pods)
+            await self._reconcile_deployment(deployment, candidates(deployment))
         for statefulset in self.api.raw("statefulsets"):
-            await self._reconcile_statefulset(statefulset, pods)
+            await self._reconcile_statefulset(statefulset, candidates(statefulset))
 
     # the Deployment controller
 
@@ -614,7 +646,7 @@ class Workloads:
                     **spec["template"]["metadata"]["labels"],
                     "pod-template-hash": template_hash,
                 }
-                pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
+                pod_name = f"{name}-{uuid.uuid4().hex[:10]}"  # 5 hex digits collide among 1,000
                 current.append(await self._create_pod(deployment, pod_name, labels))
         ready = sum(1 for p in current + stale if _ready(p))
         await self._write_status(

@@ -159,10 +159,10 @@ async def test_the_platform_reads_its_own_writes_at_once(
 async def test_a_watch_cut_off_is_listed_again_and_misses_nothing(
     kube: Cluster, retrying: AsyncClient
 ) -> None:
+    kube.api.trouble.cut_watches_after = 0.3
     platform = KubernetesPlatform(retrying, NS)
     try:
         assert len(await platform.inventory()) == 3
-        kube.api.trouble.cut_watches_after = 0.3
         await until(
             lambda: operator_requests(kube, "GET", "pods") >= 4,
             within=10,
@@ -207,11 +207,11 @@ async def test_a_watch_broken_for_too_long_is_unavailable_until_it_is_back(
     watching = connect(policy=RetryPolicy(budget=0.5, minimum=0.5))
     cache = ClusterCache(watching, timing=CacheTiming(stale_after=0.5, max_retry=0.5))
     platform = KubernetesPlatform(retrying, NS, cache=cache)
+    kube.api.trouble.cut_watches_after = 0.2  # every watch, from the first
     try:
         assert (await platform.workload_ready("Deployment", "risk"))[0]
         kube.api.trouble.error_rate = 1.0
         kube.api.trouble.errors = (503,)
-        kube.api.trouble.cut_watches_after = 0.1
 
         async def unavailable() -> bool:
             try:
