@@ -107,7 +107,9 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-        controller.observe(event.get("type"), copy.deepcopy(dict(body)))
+        # Not a deep copy of the whole body (its status can hold a thousand faults) for every
+        # event: ``desired_of`` copies the parts it keeps, and ``status_of`` builds models.
+        controller.observe(event.get("type"), dict(body))
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
     async def on_delete(body: kopf.Body, **_: Any) -> None:
