@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import compose, history, kubernetes, proxy, recovery
+from bench import cli, compose, history, kubernetes, proxy, recovery
 
 
 def main() -> None:
     asyncio.run(recovery.main())
+    cli.main()
     asyncio.run(compose.main())
     asyncio.run(kubernetes.main())
     proxy.main()

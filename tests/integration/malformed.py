@@ -69,6 +69,11 @@ def field_problem(path: Path_) -> str:
     return rf"FILE:\d+: {re.escape(dotted(path))}: "
 
 
+def field_or_below(path: Path_) -> str:
+    """The field, or one inside it (a fault has no ``address``: its own fields are missing)."""
+    return rf"FILE:\d+: {re.escape(dotted(path))}[.:\[]"
+
+
 def line_problem(what: str) -> str:
     return rf"FILE:\d+: {what}"
 
@@ -273,7 +278,7 @@ def out_of_range(data: Any, rng: random.Random) -> Iterator[tuple[Any, str]]:
             probe = get(data, path[:-1])
             address = {k: v for k, v in probe.items() if k not in ("target", "port")}
             address["address"] = rng.choice(BAD_ADDRESSES)
-            yield replaced(data, path[:-1], address), field_problem(path[:-1])
+            yield replaced(data, path[:-1], address), field_or_below(path[:-1])
         if path and path[-1] == "minSuccessRate":
             yield (
                 replaced(data, path, rng.choice([1.5, -0.1, 2, float("nan")])),

@@ -15,11 +15,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from test_coordinator.checks import Baseline, Observation, ProbeContext, take_baseline
-from test_coordinator.checks.audit_sink import open_sink
-from test_coordinator.engine.audit import AuditRecorder
 from test_coordinator.engine.injection import InjectionDisabled, InjectionSwitch
 from test_coordinator.engine.journal import Journal, JournalEntry
 from test_coordinator.engine.observer import Observers, RunObserver
@@ -49,6 +47,9 @@ from test_coordinator.scenario.status import (
     When,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from test_coordinator.engine.audit import AuditRecorder
 
 __all__ = ["Abort", "JournalSink", "run_scenario"]
 
@@ -137,6 +138,10 @@ class _Run:
         self.baselines: dict[str, Baseline] = {}
         self.audit_recorder: AuditRecorder | None = None
         if self.spec.audit_sink is not None:
+            # Redis and aiohttp load only for a scenario that writes an audit trail.
+            from test_coordinator.checks.audit_sink import open_sink
+            from test_coordinator.engine.audit import AuditRecorder
+
             self.audit_recorder = AuditRecorder(
                 open_sink(self.spec.audit_sink, self.targets),
                 scenario=scenario.metadata.name,

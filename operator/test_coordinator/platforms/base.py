@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from test_coordinator.errors import PlatformError
 from test_coordinator.scenario.model import FaultSpec
+from test_coordinator.scenario.status import FaultStatus
 
 __all__ = ["Applied", "FaultHeld", "Platform", "Workload"]
 
@@ -46,6 +47,8 @@ class Platform(ABC):
     targets_may_appear: ClassVar[bool] = False
     """Whether a selection that is empty now may fill on its own (pods recreated by their
     controller): then the engine waits for it; elsewhere an empty selection is bad input."""
+    owns_stack: ClassVar[bool] = False
+    """Whether the platform starts what it runs on (the local stack) and stops it after."""
     reports_graceful_stop: ClassVar[bool] = True
     """Whether ``Applied.graceful`` is known for ``restart`` and ``stop``."""
 
@@ -89,6 +92,11 @@ class Platform(ABC):
         """Why ``fault`` cannot land on ``workload`` here, asked before anything is touched (a
         network fault on a port no proxy fronts: the answer says what to add); None if it can."""
         return None
+
+    async def explain(self, faults: Sequence[FaultStatus]) -> list[str]:
+        """What the platform knows that explains a run's figures, for people (on compose: a
+        recovery that was mostly Docker's restart backoff). Called after the run."""
+        return []
 
     async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
         """Whether the ``kind`` named ``name`` is fully up, and what was seen."""

@@ -13,19 +13,49 @@ Toxiproxy's model and HTTP API (proxies; toxics ``latency``, ``bandwidth``, ``ti
 The lowest layer: it imports nothing of test-coordinator's but its errors.
 """
 
-from test_coordinator.proxy.addresses import Address, format_address, parse_address
-from test_coordinator.proxy.client import (
-    DEFAULT_LEASE_SECONDS,
-    HeldToxic,
-    ProxyControl,
-    ProxyInfo,
-    ServerInfo,
-)
-from test_coordinator.proxy.errors import ProxyControlError, Refused
-from test_coordinator.proxy.proxy import FaultProxy
-from test_coordinator.proxy.runner import ProxySpec, run_proxy_command, serve_proxies
-from test_coordinator.proxy.server import DEFAULT_CONTROL_PORT, ProxyServer
-from test_coordinator.proxy.toxics import ATTRIBUTES, STREAMS, Stream, Toxic
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from test_coordinator.proxy.addresses import Address, format_address, parse_address
+    from test_coordinator.proxy.client import (
+        DEFAULT_LEASE_SECONDS,
+        HeldToxic,
+        ProxyControl,
+        ProxyInfo,
+        ServerInfo,
+    )
+    from test_coordinator.proxy.errors import ProxyControlError, Refused
+    from test_coordinator.proxy.proxy import FaultProxy
+    from test_coordinator.proxy.runner import ProxySpec, run_proxy_command, serve_proxies
+    from test_coordinator.proxy.server import DEFAULT_CONTROL_PORT, ProxyServer
+    from test_coordinator.proxy.toxics import ATTRIBUTES, STREAMS, Stream, Toxic
+
+# The names load on first use: a platform holding toxics needs the client, not the server.
+_HOME = {
+    "ATTRIBUTES": "toxics",
+    "Address": "addresses",
+    "DEFAULT_CONTROL_PORT": "server",
+    "DEFAULT_LEASE_SECONDS": "client",
+    "FaultProxy": "proxy",
+    "HeldToxic": "client",
+    "ProxyControl": "client",
+    "ProxyControlError": "errors",
+    "ProxyInfo": "client",
+    "ProxyServer": "server",
+    "ProxySpec": "runner",
+    "Refused": "errors",
+    "STREAMS": "toxics",
+    "ServerInfo": "client",
+    "Stream": "toxics",
+    "Toxic": "toxics",
+    "format_address": "addresses",
+    "parse_address": "addresses",
+    "run_proxy_command": "runner",
+    "serve_proxies": "runner",
+}
 
 __all__ = [
     "ATTRIBUTES",
@@ -49,3 +79,9 @@ __all__ = [
     "run_proxy_command",
     "serve_proxies",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)

@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -706,7 +705,11 @@ class ScenarioSpec(SpecModel):
     @field_validator("schedule")
     @classmethod
     def _schedule_is_cron(cls, schedule: str | None) -> str | None:
-        if schedule is not None and not croniter.is_valid(schedule):
+        if schedule is None:
+            return None
+        from croniter import croniter  # only a scheduled scenario pays for it
+
+        if not croniter.is_valid(schedule):
             raise ValueError(f"expected a cron expression such as '*/5 * * * *', got {schedule!r}")
         return schedule
 

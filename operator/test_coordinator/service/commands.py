@@ -19,7 +19,6 @@ from test_coordinator.service.client import ApiClient, read_token
 from test_coordinator.service.files import plain
 
 __all__ = [
-    "add_remote_arguments",
     "add_serve_arguments",
     "apply_command",
     "delete_command",
@@ -100,15 +99,6 @@ def serve_command(args: argparse.Namespace, history: Any) -> int:
         flags=flags,
     )
     return run_service(options)
-
-
-def add_remote_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument(
-        "--server", required=required, metavar="URL", help="a test-coordinator serve's API"
-    )
-    parser.add_argument(
-        "--token-file", type=Path, metavar="FILE", help="bearer token (default: $API_TOKEN_FILE)"
-    )
 
 
 def _client(args: argparse.Namespace) -> ApiClient:

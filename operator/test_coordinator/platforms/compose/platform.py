@@ -16,6 +16,7 @@ import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import TypeVar
 
 from test_coordinator.errors import PlatformError, ScenarioInvalid
@@ -41,8 +42,11 @@ from test_coordinator.platforms.network import (
     ProxyAt,
 )
 from test_coordinator.scenario.model import FaultSpec, NetworkFault, RestartFault, StopFault
+from test_coordinator.scenario.status import FaultStatus
 
 __all__ = ["ComposePlatform"]
+
+_NOTABLE_BACKOFF = 1.0  # seconds: Docker's first restarts come after 0.1, 0.2, 0.4, 0.8 s
 
 T = TypeVar("T")
 _WORKERS = 32
@@ -244,6 +248,28 @@ class ComposePlatform(Platform):
         proxies = proxies_of(container.service, name, self._seen.values())
         return (proxies[0], name) if proxies else (container, port)
 
+    async def explain(self, faults: Sequence[FaultStatus]) -> list[str]:
+        """A crashed container that Docker restarted only seconds later: its restart backoff
+        (doubled at each restart of a container that ran less than 10 s), not the service,
+        took most of the recovery. The figure is true; this says where it went."""
+        notes = []
+        for fault in faults:
+            if fault.action != "kill" or fault.completed_at is None:
+                continue
+            info = await self._blocking(self.api.inspect, fault.workload)
+            started = _moment(info["State"].get("StartedAt"))
+            if started is None or started <= fault.completed_at:
+                continue
+            waited = (started - fault.completed_at).total_seconds()
+            if waited >= _NOTABLE_BACKOFF:
+                notes.append(
+                    f"{fault.workload} was started again {waited:.1f}s after its crash: Docker's "
+                    f"restart backoff (restart {info.get('RestartCount', '?')}; it doubles while "
+                    "a container keeps failing within 10 s of starting), not the service, took "
+                    "that long; space the runs out, or let it run 10 s, to measure the service"
+                )
+        return notes
+
     async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
         """A compose service is ready when every container of it runs, and is healthy if it has
         a healthcheck (``kind``, a Kubernetes notion, is moot)."""
@@ -268,6 +294,14 @@ class ComposePlatform(Platform):
         """``call`` in a worker thread; if the caller is cancelled, the call still completes."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(call, *args))
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A time the engine reports (RFC 3339 with nanoseconds), else None."""
+    if not text or text.startswith("0001-"):
+        return None
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{fraction[:6].ljust(6, '0')}+00:00")
 
 
 def _with_grace(

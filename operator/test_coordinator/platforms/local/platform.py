@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from test_coordinator.checks import ProbeContext, observe
 from test_coordinator.errors import PlatformError, ServiceStartFailed
@@ -32,8 +33,11 @@ from test_coordinator.platforms.network import (
     NetworkFaults,
     ProxyAt,
 )
-from test_coordinator.proxy import ProxyServer, Refused
+from test_coordinator.proxy.errors import Refused
 from test_coordinator.scenario.model import ChaosScenario, FaultSpec, RestartFault, StopFault
+
+if TYPE_CHECKING:
+    from test_coordinator.proxy.server import ProxyServer
 
 __all__ = ["STACK_ANNOTATION", "LocalPlatform", "platform_for"]
 
@@ -61,6 +65,7 @@ def platform_for(
 
 class LocalPlatform(Platform):
     name = "local"
+    owns_stack = True
     faults = frozenset({"kill", "restart", "stop", "pause"}) | NETWORK_FAULTS
 
     def __init__(
@@ -75,7 +80,7 @@ class LocalPlatform(Platform):
         self.ports = allocate_ports(stack)  # where each service listens
         self.proxy_ports = allocate_proxy_ports(stack, taken=self.ports)  # where its proxies do
         self.services: dict[str, ServiceProcess] = {}
-        self.proxies = ProxyServer()
+        self.proxies: ProxyServer | None = None  # once a service declares a proxy
         self.network = NetworkFaults(lease_seconds=lease_seconds)
         self._paused: set[str] = set()
         self.forced_stops: list[str] = []  # services the stack's teardown had to SIGKILL
@@ -93,6 +98,11 @@ class LocalPlatform(Platform):
             raise
 
     async def _start_proxies(self) -> None:
+        if not self.proxy_ports:
+            return
+        from test_coordinator.proxy.server import ProxyServer  # aiohttp's server, only then
+
+        self.proxies = ProxyServer()
         for service, ports in self.proxy_ports.items():
             for port, number in ports.items():
                 try:
@@ -103,8 +113,7 @@ class LocalPlatform(Platform):
                     )
                 except Refused as refused:
                     raise PlatformError(f"stack: services.{service}.proxy: {refused}") from None
-        if self.proxy_ports:
-            await self.proxies.start_control(LOOPBACK, 0)
+        await self.proxies.start_control(LOOPBACK, 0)
 
     def ports_seen_by(self, service: str | None) -> dict[str, dict[str, int]]:
         """Every service's ports as ``service`` reaches them: its own directly, the others'
@@ -165,7 +174,8 @@ class LocalPlatform(Platform):
             ]
         self._paused.clear()
         await self.network.close()
-        await self.proxies.close()
+        if self.proxies is not None:
+            await self.proxies.close()
 
     async def select(self, selector: Mapping[str, str]) -> list[Workload]:
         return [
@@ -191,6 +201,7 @@ class LocalPlatform(Platform):
         problem = self.stack.proxy_problem(workload.id, network.port)
         if problem is not None:
             raise PlatformError(problem)
+        assert self.proxies is not None, "a proxied port has a proxy once the stack started"
         return ProxyAt(self.proxies.control_url, _proxy_name(workload.id, network.port))
 
     async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:

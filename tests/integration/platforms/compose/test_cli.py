@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import wait_for_port
 from tests.documents import scenario_document
 from tests.integration.platforms.compose.projects import (
     REPO,
@@ -275,3 +276,35 @@ def test_a_runner_sigkilled_during_a_stop_or_pause_leaves_nothing_after_recover(
             assert not list(journals.glob("*.json")), result.stdout
     print(f"{undone} of {KILL_POINTS} kills left a fault that recover undid")
     assert undone >= KILL_POINTS // 4  # the points did land inside the faults
+
+
+def test_a_recovery_that_was_mostly_dockers_restart_backoff_is_explained(
+    tmp_path: Path,
+) -> None:
+    """Docker doubles its restart delay while a container keeps dying within 10 s of starting
+    (0.1, 0.2, 0.4, 0.8, 1.6 s): the fifth crash in a row takes 1.6 s to recover, and the run
+    says where that time went."""
+    (tmp_path / "pids").mkdir()
+    project = tiny_project(tmp_path / "pids")
+    back = {"name": "api back", "tcp": {"target": "api", "port": "tcp"}, "within": "20s"}
+    steps = [
+        {
+            "name": f"crash {n}",
+            "fault": {"kill": {"target": "api"}},
+            "after": [{**back, "name": f"back {n}"}],
+        }
+        for n in range(1, 6)
+    ]
+    path = write_scenario(
+        tmp_path / "crashes.yaml",
+        {"targets": {"api": {"selector": {"app": "api"}}}, "steps": steps, "timeout": "3m"},
+    )
+    with running(project, "api"):
+        wait_for_port(int(project.env["API_PORT"]), timeout=60)
+        result = run_cli(
+            "run", path, "--platform", "compose", "--project", project.name, "--history", "off"
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
+    assert notes, result.stdout
+    assert "Docker's restart backoff" in notes[-1] and "was started again 1." in notes[-1], notes

@@ -1,0 +1,319 @@
+"""The command line beside Chaos Toolkit, paired run by run: start-up per command, `validate`,
+and a whole kill-and-recover run on the local platform, with CPU time and peak memory.
+
+Chaos Toolkit 1.x goes into a scratch virtualenv (never a dependency of this project); where it
+cannot be installed the comparison says why and our own figures still print. Each figure is the
+median of RUNS runs, ours and theirs alternating, so that a busy machine weighs on both alike.
+
+The kill-and-recover run is the same on both sides: an HTTP server (`python3 -m http.server`)
+is killed with SIGKILL, comes back after 1 s, and is probed over HTTP. test-coordinator's
+supervisor restarts it and measures the recovery; Chaos Toolkit's experiment restarts it itself
+after a 1 s pause and measures nothing. A witness in this process polls the port every 2 ms, so
+the recovery test-coordinator reports is compared with when the port was really back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+OURS = Path(sys.executable).with_name("test-coordinator")
+RUNS = 5
+RESTART_DELAY = 1.0
+CTK_HOME = Path(tempfile.gettempdir()) / "test-coordinator-bench-chaostoolkit"
+CTK_REQUIREMENT = "chaostoolkit>=1,<2"
+
+
+@dataclass(frozen=True)
+class Timed:
+    wall: float
+    cpu: float
+    peak_mib: float
+    code: int
+
+
+def timed(argv: Sequence[str | Path], *, cwd: Path, env: dict[str, str] | None = None) -> Timed:
+    """Run a command to its end: wall time, CPU time (user + system) and peak RSS."""
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [str(part) for part in argv],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - began
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
+    return Timed(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def chaos_toolkit() -> tuple[Path | None, str]:
+    """The `chaos` command in a scratch virtualenv, and its version; or None and why not."""
+    chaos = CTK_HOME / "bin" / "chaos"
+    if not chaos.exists():
+        shutil.rmtree(CTK_HOME, ignore_errors=True)
+        made = subprocess.run(
+            [sys.executable, "-m", "venv", str(CTK_HOME)], capture_output=True, text=True
+        )
+        installed = made.returncode == 0 and (
+            subprocess.run(
+                [str(CTK_HOME / "bin" / "pip"), "install", "--quiet", CTK_REQUIREMENT],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            ).returncode
+            == 0
+        )
+        if not installed:
+            return None, f"could not install {CTK_REQUIREMENT} into a scratch virtualenv"
+    version = subprocess.run([str(chaos), "--version"], capture_output=True, text=True)
+    return chaos, version.stdout.strip() or "chaos"
+
+
+def web_server_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+
+
+def write_ours(directory: Path, port: int) -> Path:
+    stack = {
+        "services": {
+            "web": {
+                "command": web_server_command(port),
+                "labels": {"app": "web"},
+                "ready": {"http": {"address": f"127.0.0.1:{port}"}},
+                "restart": "always",
+                "restartDelay": f"{RESTART_DELAY}s",
+                "maxRestartDelay": f"{RESTART_DELAY}s",
+                "stopGracePeriod": "2s",
+            }
+        }
+    }
+    probe = {"http": {"address": f"127.0.0.1:{port}"}}
+    scenario = {
+        "apiVersion": "chaos.tse.dev/v1alpha1",
+        "kind": "ChaosScenario",
+        "metadata": {
+            "name": "web-kill",
+            "annotations": {"chaos.tse.dev/local-stack": "stack.yaml"},
+        },
+        "spec": {
+            "targets": {"web": {"selector": {"app": "web"}}},
+            "steadyState": [{"name": "web serving", **probe}],
+            "steps": [
+                {
+                    "name": "kill web",
+                    "fault": {"kill": {"target": "web"}},
+                    "after": [{"name": "web back", **probe, "within": "10s", "interval": "50ms"}],
+                }
+            ],
+            "timeout": "1m",
+        },
+    }
+    (directory / "stack.yaml").write_text(json.dumps(stack, indent=1))
+    path = directory / "web-kill.yaml"
+    path.write_text(json.dumps(scenario, indent=1))
+    return path
+
+
+def write_theirs(directory: Path, port: int) -> Path:
+    """The same run as a Chaos Toolkit experiment: it starts, kills and restarts the server
+    itself (a process provider waits for its command, so the server is started in the
+    background and its PID kept in a file)."""
+    server = " ".join(web_server_command(port))
+    pid_file = directory / "web.pid"
+    wait_up = f"until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 0.02; done"
+    start = f"{server} >/dev/null 2>&1 & echo $! > {pid_file}; {wait_up}"
+    stop = f"kill -9 $(cat {pid_file}) 2>/dev/null; true"
+
+    def shell(name: str, script: str, **extra: object) -> dict[str, object]:
+        provider = {"type": "process", "path": "bash", "arguments": ["-c", script]}
+        return {"type": "action", "name": name, "provider": provider, **extra}
+
+    probe = {
+        "type": "probe",
+        "name": "web answers",
+        "tolerance": 200,
+        "provider": {"type": "http", "url": f"http://127.0.0.1:{port}/", "timeout": 2},
+    }
+    experiment = {
+        "version": "1.0.0",
+        "title": "web kill and recover",
+        "description": "the web server is killed and comes back after a second",
+        "method": [
+            shell("start web", start),
+            shell("kill web", stop),
+            shell("restart web", start, pauses={"before": RESTART_DELAY}),
+            probe,
+        ],
+        "rollbacks": [shell("stop web", stop)],
+    }
+    path = directory / "experiment.json"
+    path.write_text(json.dumps(experiment, indent=1))
+    return path
+
+
+class Witness:
+    """Polls a port every 2 ms: when it stopped accepting, and when it accepted again."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.down_at: float | None = None
+        self.up_again_at: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> Witness:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        seen_up = False  # the run starts the server: "down" means down after it was up
+        while not self._stop.is_set():
+            now = time.time()
+            accepting = _accepts(self.port)
+            seen_up = seen_up or accepting
+            if seen_up and not accepting and self.down_at is None:
+                self.down_at = now
+            elif accepting and self.down_at is not None and self.up_again_at is None:
+                self.up_again_at = now
+            time.sleep(0.002)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.05):
+            return True
+    except OSError:
+        return False
+
+
+def our_run(scenario: Path, directory: Path, port: int) -> tuple[Timed, float, float | None]:
+    """One run of ours: its figures, the recovery it reported, the witness's."""
+    result = directory / "result.json"
+    with Witness(port) as witness:
+        figures = timed(
+            [OURS, "run", scenario, "--json", result, "--history", "off"], cwd=directory
+        )
+    status = json.loads(result.read_text())["status"]
+    killed = _timestamp(status["faults"][0]["appliedAt"])
+    seen = None if witness.up_again_at is None else witness.up_again_at - killed
+    return figures, float(status["recoverySeconds"]), seen
+
+
+def _timestamp(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text).timestamp()
+
+
+def verdict(value: float, goal: float) -> str:
+    return "met" if value <= goal else "NOT MET"
+
+
+def main() -> None:
+    print("CLI beside Chaos Toolkit (bench/cli.py):")
+    chaos, version = chaos_toolkit()
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as scratch:
+        directory = Path(scratch)
+        state = {"XDG_STATE_HOME": str(directory / "state")}
+        port = free_port()
+        ours = write_ours(directory, port)
+        theirs = write_theirs(directory, port)
+        shipped = REPO / "scenarios" / "local" / "risk-monitor-crash.yaml"
+
+        startup = {
+            "--help": [OURS, "--help"],
+            "validate": [OURS, "validate", shipped],
+            "get": [OURS, "get", REPO / "scenarios" / "local"],
+            "crd": [OURS, "crd"],
+            "history": [OURS, "history", "--history", f"sqlite:///{directory / 'none.db'}"],
+            "recover": [OURS, "recover"],
+        }
+        times = {
+            name: median([timed(argv, cwd=directory, env=state).wall for _ in range(RUNS)])
+            for name, argv in startup.items()
+        }
+        print(
+            "  start-up per command (median wall): "
+            + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in times.items())
+        )
+
+        ours_validate, theirs_validate = [], []
+        for _ in range(RUNS):
+            ours_validate.append(timed([OURS, "validate", ours], cwd=directory))
+            if chaos is not None:
+                theirs_validate.append(
+                    timed([chaos, "--no-log-file", "validate", theirs], cwd=directory)
+                )
+        ours_wall = median([t.wall for t in ours_validate])
+        line = (
+            f"  validate: {ours_wall:.2f}s wall, {median([t.cpu for t in ours_validate]):.2f}s "
+            f"CPU, {max(t.peak_mib for t in ours_validate):.0f} MiB"
+        )
+        if theirs_validate:
+            theirs_wall = median([t.wall for t in theirs_validate])
+            line += (
+                f"; chaos validate {theirs_wall:.2f}s wall, "
+                f"{median([t.cpu for t in theirs_validate]):.2f}s CPU, "
+                f"{max(t.peak_mib for t in theirs_validate):.0f} MiB "
+                f"(goal: no slower than Chaos Toolkit: {verdict(ours_wall, theirs_wall)})"
+            )
+        print(line)
+
+        runs, recoveries, errors, theirs_runs = [], [], [], []
+        for _ in range(RUNS):
+            figures, reported, seen = our_run(ours, directory, port)
+            assert figures.code == 0, "the kill-and-recover run did not pass"
+            runs.append(figures)
+            recoveries.append(reported)
+            if seen is not None:
+                errors.append(reported - seen)
+            if chaos is not None:
+                theirs_runs.append(timed([chaos, "--no-log-file", "run", theirs], cwd=directory))
+        ours_wall = median([t.wall for t in runs])
+        peak = max(t.peak_mib for t in runs)
+        worst = max((abs(error) for error in errors), default=float("nan"))
+        print(
+            f"  kill-and-recover run: {ours_wall:.2f}s wall, {median([t.cpu for t in runs]):.2f}s "
+            f"CPU; recovery {median(recoveries):.2f}s, at most {worst * 1000:.0f}ms from the "
+            f"witness's (goal: ±100ms: {verdict(worst, 0.1)})"
+        )
+        if theirs_runs:
+            theirs_wall = median([t.wall for t in theirs_runs])
+            print(
+                f"  chaos run of the same: {theirs_wall:.2f}s wall, "
+                f"{median([t.cpu for t in theirs_runs]):.2f}s CPU, measures no recovery "
+                f"(goal: no slower than Chaos Toolkit: {verdict(ours_wall, theirs_wall)})"
+            )
+        else:
+            print(f"  Chaos Toolkit: skipped: {version}")
+        print(f"  peak memory of a CLI run: {peak:.0f} MiB (goal: 60 MiB: {verdict(peak, 60)})")
+        if chaos is not None:
+            print(f"  compared with {version}, {RUNS} paired runs each, medians")
+
+
+if __name__ == "__main__":
+    main()
