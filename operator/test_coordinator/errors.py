@@ -3,14 +3,26 @@
     TestCoordinatorError
     ├── ScenarioInvalid      bad input: the scenario, a stack file, a selection (exit 2)
     └── PlatformError        the platform cannot do what was asked (exit 3)
-        └── ServiceStartFailed   a supervised service did not come up
+        ├── ServiceStartFailed       a supervised service did not come up
+        ├── PlatformUnavailable      the platform's API did not answer, or said "later" (429,
+        │                            5xx, a timeout, a dropped connection): worth trying again
+        └── ObservationUnavailable   the coordinator could not look at the system (its own
+                                     reads failed): says nothing about the system
 
-A failed check is not an error: it is an observation that ends in a Fail verdict.
+A failed check is not an error: it is an observation that ends in a Fail verdict. A check that
+could not look at all is neither: it is inconclusive.
 """
 
 from __future__ import annotations
 
-__all__ = ["PlatformError", "ScenarioInvalid", "ServiceStartFailed", "TestCoordinatorError"]
+__all__ = [
+    "ObservationUnavailable",
+    "PlatformError",
+    "PlatformUnavailable",
+    "ScenarioInvalid",
+    "ServiceStartFailed",
+    "TestCoordinatorError",
+]
 
 
 class TestCoordinatorError(Exception):
@@ -42,3 +54,14 @@ class ServiceStartFailed(PlatformError):
         if output_tail:
             message += "\n--- last output of " + service + " ---\n" + output_tail
         super().__init__(message)
+
+
+class PlatformUnavailable(PlatformError):
+    """A call to the platform failed in a way that passes (the API server busy, restarting or
+    out of reach) after its own retries ran out: the caller may try again later."""
+
+
+class ObservationUnavailable(PlatformError):
+    """The coordinator's own reads failed (the API server did not answer, a watch not yet
+    listed or long broken), so it cannot tell what the system is doing. A check that meets this
+    is inconclusive, never failed: the failure is the coordinator's, not the system's."""

@@ -6,11 +6,21 @@ controllers do. ``ApiServer`` adds what the product relies on and kmock leaves o
 generation (bumped on spec changes only), resourceVersion, creationTimestamp, the status
 subresource (a main-resource patch cannot touch status, a status patch touches only status), 409
 Conflict for a write with a stale resourceVersion, label selectors on list and watch, list
-kinds, and graceful pod deletion (a pod deleted with a grace period stays, Terminating, until
-the kubelet removes it). ``Workloads`` plays the controllers and the kubelet (see there). Owners
-carry the simulation's knobs as annotations: ``sim.test/ready-delay`` (seconds until a new pod
+kinds, graceful pod deletion (a pod deleted with a grace period stays, Terminating, until
+the kubelet removes it), and watches from a resourceVersion: a list's version is a consistent
+cut (no write half done), every write and deletion bumps the object's version, and a watch from
+a version replays what happened since (410 Gone once that is older than the log kept).
+``Workloads`` plays the controllers and the kubelet (see there). Owners carry the simulation's
+knobs as annotations: ``sim.test/ready-delay`` (seconds until a new pod
 is Ready), ``sim.test/shutdown-delay`` (seconds its container takes to exit on SIGTERM), and on
 a Deployment ``sim.test/recreate: "false"`` (a deleted pod is not replaced).
+
+``Trouble`` makes it a busy, failing API server for the operator's own requests (kopf's and the
+API client's, told apart by their User-Agent): latency added to every answer, a share answered
+429 with Retry-After, 500 or 503 (a 500 on a write sometimes after the write landed, as when
+etcd commits and the answer is lost), watches cut off mid-stream. Requests of the simulated
+controllers and of the tests themselves are never troubled: they stand for the cluster.
+``requests`` counts every request by client, verb and resource.
 
 Where the emulator still differs: a write to a Terminating pod (kmock collects it then) removes
 it at once.
@@ -19,6 +29,7 @@ it at once.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import datetime
@@ -26,21 +37,23 @@ import hashlib
 import itertools
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import aiohttp.web
+import attrs
 import kmock
 import yaml
-from kmock._internal import dicts
+from kmock._internal import aiobus, dicts
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "chaosscenario.yaml"
@@ -73,6 +86,79 @@ def _selected(labels: Mapping[str, str], selector: str) -> bool:
         elif term not in labels:
             return False
     return True
+
+
+@dataclass
+class Trouble:
+    """How busy and unreliable the API server is for the operator's requests."""
+
+    latency: float = 0.0
+    """Seconds added before every answer (a watch: before its stream begins)."""
+    error_rate: float = 0.0
+    """The share of requests answered with one of ``errors`` instead."""
+    errors: Sequence[int] = (429, 500, 503)
+    retry_after: int = 1
+    """Seconds a 429 asks the client to wait (``Retry-After``), as API Priority and Fairness."""
+    lost_answers: float = 0.5
+    """The share of 500s on writes given after the write landed (its answer lost)."""
+    cut_watches_after: float | None = None
+    """Watch streams begun while it is set are broken off after this many seconds (a load
+    balancer's idle cut)."""
+
+    def error(self) -> int | None:
+        if self.error_rate and random.random() < self.error_rate:
+            return random.choice(list(self.errors))
+        return None
+
+
+def _client_of(user_agent: str) -> str:
+    """Whose request: the operator's API client, kopf, or the cluster (the simulated
+    controllers and the tests, through kmock's client)."""
+    if user_agent.startswith("kopf/"):
+        return "kopf"
+    if user_agent.startswith("python-httpx"):
+        return "operator"
+    return "cluster"
+
+
+def _status(code: int, message: str, *, retry_after: int | None = None) -> aiohttp.web.Response:
+    reasons = {409: "Conflict", 410: "Expired", 429: "TooManyRequests", 500: "InternalError"}
+    reasons |= {503: "ServiceUnavailable", 504: "Timeout"}
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reasons.get(code, "InternalError"),
+        "code": code,
+    }
+    headers = {}
+    if retry_after is not None:
+        body["details"] = {"retryAfterSeconds": retry_after}
+        headers["Retry-After"] = str(retry_after)
+    response = aiohttp.web.json_response(body, status=code, headers=headers)
+    response.charset = None  # "application/json", exactly, as an API server says it
+    return response
+
+
+@attrs.mutable(weakref_slot=True)
+class _LoggedBus(aiobus.Bus[Any]):
+    """kmock's event bus of one resource, keeping the events by resourceVersion, so that a
+    watch from a version can be replayed what happened since."""
+
+    log: collections.deque[tuple[int, Any]] = attrs.field(
+        factory=lambda: collections.deque(maxlen=50_000)
+    )
+
+    async def put(self, *items: Any) -> None:
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            version = (item.get("object") or {}).get("metadata", {}).get("resourceVersion")
+            if str(version).isdigit():
+                self.log.append((int(version), item))
+        await super().put(*items)
 
 
 class _DirectDispatch(kmock.RawHandler):
@@ -110,6 +196,12 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.deletions: list[tuple[float, str, str]] = []  # (monotonic, plural, name)
         self.grace_periods: list[tuple[str, int | None]] = []  # (pod, gracePeriodSeconds asked)
+        self.trouble = Trouble()
+        self.requests: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        """(client, method, resource plural or path) → how many requests."""
+        self.troubled: collections.Counter[int] = collections.Counter()  # injected answers
+        self._buses = collections.defaultdict(_LoggedBus)
+        self._resource_keys: dict[str, set[Any]] = {}  # plural → kmock's resource keys seen
         self.resources.load_bundled()
         crd = yaml.safe_load(CRD_FILE.read_text())["spec"]
         self.resources["/".join(SCENARIOS)] = kmock.ResourceInfo(
@@ -123,6 +215,25 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         )
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        client = _client_of(raw_request.headers.get("User-Agent", ""))
+        self.requests[client, raw_request.method, _plural(raw_request.path)] += 1
+        trouble = self.trouble
+        if client == "cluster":
+            return await self._answer(raw_request)
+        if trouble.latency:
+            await asyncio.sleep(trouble.latency)
+        code = trouble.error()
+        if code is None:
+            return await self._answer(raw_request)
+        self.troubled[code] += 1
+        if code == 500 and raw_request.method != "GET" and random.random() < trouble.lost_answers:
+            await self._answer(raw_request)  # it lands; its answer is lost
+            return _status(500, "etcdserver: request timed out")
+        if code == 429:
+            return _status(429, "too many requests, try again", retry_after=trouble.retry_after)
+        return _status(code, "the server is currently unable to handle the request")
+
+    async def _answer(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         # kmock reads /api/v1/namespaces/NAME as "namespace NAME", not as the Namespace object.
         path = raw_request.path.rstrip("/")
         response: aiohttp.web.StreamResponse
@@ -225,6 +336,9 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         current = self.objects[key].raw
         if request.action == kmock.action.DELETE:
             self.deletions.append((time.monotonic(), request.resource.plural, request.name))
+            # A deletion is a change: its DELETED event carries a version of its own.
+            self.objects[key].patch({"metadata": {"resourceVersion": str(next(self.versions))}})
+            current = self.objects[key].raw
             meta = current.get("metadata", {})
             if meta.get("finalizers") and not meta.get("deletionTimestamp"):
                 stamp = {"deletionTimestamp": _now(), "resourceVersion": str(next(self.versions))}
@@ -272,7 +386,10 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         ops.append({"op": "add", "path": "/metadata/resourceVersion", "value": version})
 
     async def _serve_list(self, request: Any) -> Any:
-        payload = await super()._serve_list(request)
+        # A consistent cut: no write half done, every later write gets a later version.
+        async with self.admission:
+            payload = await super()._serve_list(request)
+            version = str(next(self.versions))
         selector = request.params.get("labelSelector", "")
         items = [
             item
@@ -280,22 +397,88 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
             if _selected(item.get("metadata", {}).get("labels") or {}, selector)
         ]
         kind = self.resources[request.resource].kind or "Object"
-        version = str(next(self.versions))
         return {"kind": f"{kind}List", "metadata": {"resourceVersion": version}, "items": items}
 
     async def _serve_watch(self, request: Any) -> AsyncIterator[Any]:
+        """From a resourceVersion: what happened since, then what happens. Without one: every
+        object as ADDED, then what happens."""
         selector = request.params.get("labelSelector", "")
-        async for item in super()._serve_watch(request):
-            obj = item.get("object", {}) if isinstance(item, dict) else {}
-            if not obj or _selected(obj.get("metadata", {}).get("labels") or {}, selector):
-                yield item
+        since = request.params.get("resourceVersion") or "0"
+        bus = self._buses[request.resource]
+        yield b""  # the headers go out at once, as a watch's do
+        async with self.admission:  # replay and live stream meet exactly: no write in between
+            mark = await bus.mark()
+            if since == "0":
+                replay = [
+                    {"type": "ADDED", "object": obj.raw}
+                    for (resource, namespace, _), obj in self.objects.items()
+                    if resource == request.resource
+                    and request.namespace in (None, namespace)
+                    and not obj.deleted
+                ]
+            elif bus.log and len(bus.log) == bus.log.maxlen and int(since) < bus.log[0][0]:
+                replay = [_expired(since)]
+            else:
+                replay = [event for version, event in bus.log if version > int(since)]
+        began = time.monotonic()
+
+        def wanted(event: Any) -> bool:
+            obj = event.get("object", {}) if isinstance(event, dict) else {}
+            meta = obj.get("metadata", {})
+            if event.get("type") == "ERROR":
+                return True
+            return request.namespace in (None, meta.get("namespace")) and _selected(
+                meta.get("labels") or {}, selector
+            )
+
+        try:
+            for event in filter(wanted, replay):
+                yield event
+                if event.get("type") == "ERROR":
+                    return
+            cut = self.trouble.cut_watches_after  # as it is when the watch begins
+            if cut is None:
+                async for event in bus.stream(since=mark):
+                    if wanted(event):
+                        yield event
+            live = bus.stream(since=mark).__aiter__()
+            step: asyncio.Future[Any] | None = None
+            try:
+                while True:
+                    # The next event is awaited in a task of its own, so that the wait can end
+                    # at the cut without cancelling the stream inside this generator.
+                    step = step or asyncio.ensure_future(anext(live))
+                    left = began + (cut or 0.0) - time.monotonic()
+                    await asyncio.wait({step}, timeout=max(0.0, left))
+                    if not step.done():
+                        raise ConnectionResetError("the watch was cut off")  # a broken stream
+                    event, step = step.result(), None
+                    if wanted(event):
+                        yield event
+            finally:
+                if step is not None:
+                    step.cancel()
+        finally:
+            await bus.unmark(mark)
 
     # reading state in tests, without going through HTTP
 
     def get(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        obj = self._find(plural, namespace, name)
+        return None if obj is None or obj.deleted else copy.deepcopy(obj.raw)
+
+    def _find(self, plural: str, namespace: str | None, name: str) -> Any:
+        """The stored object by its key: one lookup, not a scan (the benchmarks hold
+        thousands), once the key's resource has been seen."""
+        stored = self.objects._objects  # kmock's dict behind the view, keyed by the address
+        for resource in self._resource_keys.get(plural, ()):
+            found = stored.get((resource, namespace, name))
+            if found is not None:
+                return found
         for (resource, ns, obj_name), obj in self.objects.items():
             if resource.plural == plural and ns == namespace and obj_name == name:
-                return None if obj.deleted else copy.deepcopy(obj.raw)
+                self._resource_keys.setdefault(plural, set()).add(resource)
+                return obj
         return None
 
     def list(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -314,10 +497,36 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         ]
 
     def history(self, plural: str, namespace: str, name: str) -> list[dict[str, Any] | None]:
-        for (resource, ns, obj_name), obj in self.objects.items():
-            if resource.plural == plural and ns == namespace and obj_name == name:
-                return [None if v is None else copy.deepcopy(v.raw) for v in obj.history]
-        return []
+        obj = self._find(plural, namespace, name)
+        if obj is None:
+            return []
+        return [None if v is None else copy.deepcopy(v.raw) for v in obj.history]
+
+
+def _plural(path: str) -> str:
+    """The resource a request is about (``pods``, ``chaosscenarios``, ``status``), by its path."""
+    parts = [part for part in path.split("/") if part]
+    if "namespaces" in parts:
+        index = parts.index("namespaces")
+        rest = parts[index + 2 :]
+        if len(parts) == index + 2 and parts[:2] == ["api", "v1"]:
+            return "namespaces"
+        return "/".join(rest[:1] + rest[2:3]) if rest else "namespaces"
+    return parts[-1] if parts else ""
+
+
+def _expired(since: str) -> dict[str, Any]:
+    return {
+        "type": "ERROR",
+        "object": {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "message": f"too old resource version: {since}",
+            "reason": "Expired",
+            "code": 410,
+        },
+    }
 
 
 def _ready(pod: Mapping[str, Any]) -> bool:
@@ -380,13 +589,27 @@ class Workloads:
         for gone in self._known - alive:
             self.deleted_pods.append((time.monotonic(), gone[1]))
         self._known = alive
+        by_label: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for pod in pods:
             if _terminating(pod) and f"stop {pod['metadata']['uid']}" not in self.tasks:
                 self._kubelet(f"stop {pod['metadata']['uid']}", self._stop(pod))
+            namespace = pod["metadata"]["namespace"]
+            for pair in (pod["metadata"].get("labels") or {}).items():
+                by_label.setdefault((namespace, *pair), []).append(pod)
+
+        def candidates(owner: dict[str, Any]) -> list[dict[str, Any]]:
+            # The pods with one of the owner's labels: not every pod for each owner (a
+            # thousand Deployments of one pod each in the benchmarks).
+            wanted = owner["spec"]["selector"]["matchLabels"]
+            first = next(iter(wanted.items()), None)
+            if first is None:
+                return pods
+            return by_label.get((owner["metadata"]["namespace"], *first), [])
+
         for deployment in self.api.raw("deployments"):
-            await self._reconcile_deployment(deployment, pods)
+            await self._reconcile_deployment(deployment, candidates(deployment))
         for statefulset in self.api.raw("statefulsets"):
-            await self._reconcile_statefulset(statefulset, pods)
+            await self._reconcile_statefulset(statefulset, candidates(statefulset))
 
     # the Deployment controller
 
@@ -423,7 +646,7 @@ class Workloads:
                     **spec["template"]["metadata"]["labels"],
                     "pod-template-hash": template_hash,
                 }
-                pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
+                pod_name = f"{name}-{uuid.uuid4().hex[:10]}"  # 5 hex digits collide among 1,000
                 current.append(await self._create_pod(deployment, pod_name, labels))
         ready = sum(1 for p in current + stale if _ready(p))
         await self._write_status(
@@ -812,7 +1035,12 @@ class Operator:
 
 
 async def start_operator(
-    cluster: Cluster, log: Path, *, ports: tuple[int, int], give_up_after: str = "3s"
+    cluster: Cluster,
+    log: Path,
+    *,
+    ports: tuple[int, int],
+    give_up_after: str = "3s",
+    extra: Sequence[str] = (),
 ) -> Operator:
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
     env.pop("POD_NAMESPACE", None)
@@ -833,6 +1061,7 @@ async def start_operator(
         give_up_after,
         "--log-format",
         "plain",
+        *extra,
     ]
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(

@@ -3,13 +3,19 @@
 ``observe`` never raises because the system under test misbehaves: refused connections, time-
 outs, failed lookups and bad answers all come back as a failed ``Observation``. Errors in this
 program (a ``TypeError``) still propagate, so they are not mistaken for a failing system.
+
+Where the coordinator itself could not look (``ObservationUnavailable``: its reads of the
+platform failed; or the observation's time ran out while it was still waiting on one of them),
+the observation is inconclusive: a failure of the coordinator, not of the system.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from test_coordinator.checks.base import (
@@ -23,6 +29,7 @@ from test_coordinator.checks.base import (
     short,
     unavailable,
 )
+from test_coordinator.errors import ObservationUnavailable
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import Probe
 
@@ -75,11 +82,17 @@ async def observe(probe: Probe, ctx: ProbeContext, *, limit: float | None = None
     observer: Observer = _load(OBSERVERS[probe.kind])
     could_not_look = unavailable if probe.kind in AUDIT_KINDS else failed
     limit = probe.timeout if limit is None else limit
+    looking = _Looking(ctx.resolver)
     try:
         async with asyncio.timeout(limit):
-            observation = await observer(probe.spec, ctx)
+            observation = await observer(probe.spec, dataclasses.replace(ctx, resolver=looking))
     except TimeoutError:
-        return could_not_look(f"timed out after {format_duration(round(limit, 3))}")
+        took = format_duration(round(limit, 3))
+        if looking.cut_off:  # on the coordinator's own lookup, not on the system
+            return unavailable(f"timed out after {took} waiting for {looking.cut_off}")
+        return could_not_look(f"timed out after {took}")
+    except ObservationUnavailable as exc:
+        return unavailable(f"could not observe: {exc}")
     except NoEndpoint as exc:
         return could_not_look(str(exc))
     except OSError as exc:
@@ -89,6 +102,30 @@ async def observe(probe: Probe, ctx: ProbeContext, *, limit: float | None = None
         observed=short(observation.observed),
         inconclusive=observation.inconclusive,
     )
+
+
+class _Looking:
+    """The resolver of one observation, noting the platform lookup its time ran out on."""
+
+    def __init__(self, inner: EndpointResolver) -> None:
+        self.inner = inner
+        self.cut_off: str | None = None  # what it was waiting for when it was cancelled
+
+    async def endpoints(self, target: str | None, port: int | str) -> list[str]:
+        with self._waiting_for(f"the endpoints of {target or 'this workload'}"):
+            return await self.inner.endpoints(target, port)
+
+    async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
+        with self._waiting_for(f"the state of {kind} {name}"):
+            return await self.inner.workload_ready(kind, name)
+
+    @contextlib.contextmanager
+    def _waiting_for(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except asyncio.CancelledError:
+            self.cut_off = what
+            raise
 
 
 async def take_baseline(probe: Probe, ctx: ProbeContext) -> Baseline | None:

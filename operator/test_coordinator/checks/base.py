@@ -38,8 +38,9 @@ class Observation:
     passed: bool
     observed: str  # what was seen, short enough for a table cell: "SERVING", "HTTP 503 in 12ms"
     at: datetime = field(default_factory=utcnow)
-    # The check could not look (its audit trail was unreachable): the failure says nothing
-    # about the system, and a run that fails only on such checks is Inconclusive.
+    # The check could not look (its audit trail was unreachable, the coordinator's own reads
+    # failed): the failure says nothing about the system, and a run that fails only on such
+    # checks is Inconclusive.
     inconclusive: bool = False
 
 
@@ -92,7 +93,8 @@ def failed(observed: str) -> Observation:
 
 
 def unavailable(observed: str) -> Observation:
-    """A failure to look at all (an audit trail that cannot be read), not a finding."""
+    """A failure to look at all (an audit trail that cannot be read, the platform's API not
+    answering the coordinator), not a finding."""
     return Observation(passed=False, observed=short(observed), inconclusive=True)
 
 

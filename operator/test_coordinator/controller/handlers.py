@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import random
+from collections.abc import Iterator
 from typing import Any
 
 import kopf
@@ -17,6 +19,7 @@ from lightkube import AsyncClient
 
 from test_coordinator.controller.host import ResourceHost, desired_of, status_of
 from test_coordinator.controller.resource import FINALIZER, ObjectRef
+from test_coordinator.platforms.kubernetes import ClusterCache
 from test_coordinator.reconcile.reconciler import Environment, ScenarioReconciler
 from test_coordinator.scenario.crd import GROUP, PLURAL, VERSION
 
@@ -29,15 +32,23 @@ class Controller:
     """Every reconciler of this operator, by resource."""
 
     def __init__(
-        self, env: Environment, client: AsyncClient, *, operator_namespace: str | None
+        self,
+        env: Environment,
+        client: AsyncClient,
+        *,
+        operator_namespace: str | None,
+        cache: ClusterCache | None = None,
     ) -> None:
         self.env = env
         self.client = client
+        self.cache = cache
         self.operator_namespace = operator_namespace
         self.supervisors: dict[tuple[str, str], ScenarioReconciler] = {}
 
     def _reconciler(self, ref: ObjectRef, body: dict[str, Any]) -> ScenarioReconciler:
-        host = ResourceHost(self.client, ref, operator_namespace=self.operator_namespace)
+        host = ResourceHost(
+            self.client, ref, operator_namespace=self.operator_namespace, cache=self.cache
+        )
         return ScenarioReconciler(host, desired_of(body), self.env, shown=status_of(body))
 
     def observe(self, event_type: str | None, body: dict[str, Any]) -> None:
@@ -83,10 +94,22 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
             prefix="chaos.tse.dev", key="last-handled-configuration"
         )
         settings.posting.level = logging.WARNING  # our own Events say what happened
+        # kopf's own requests (the watch of ChaosScenarios, the finalizer's patches) retried
+        # as ours are: every failure that passes (kopf retries 429, 5xx, 403 and timeouts,
+        # never sooner than a Retry-After), with jittered backoff, for about a minute.
+        settings.networking.error_backoffs = JitteredBackoffs((0.2, 0.5, 1, 2, 4, 8, 15, 30))
+        settings.networking.request_timeout = 30.0
+        settings.networking.connect_timeout = 10.0
+        settings.watching.connect_timeout = 10.0
+        settings.watching.server_timeout = 300.0  # the API server ends a watch; kopf resumes
+        settings.watching.client_timeout = 330.0  # a watch silent past that is re-made
+        settings.watching.reconnect_backoff = 1.0  # not 0.1 s: a failing server is not hammered
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-        controller.observe(event.get("type"), copy.deepcopy(dict(body)))
+        # Not a deep copy of the whole body (its status can hold a thousand faults) for every
+        # event: ``desired_of`` copies the parts it keeps, and ``status_of`` builds models.
+        controller.observe(event.get("type"), dict(body))
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
     async def on_delete(body: kopf.Body, **_: Any) -> None:
@@ -101,6 +124,21 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         await controller.shutdown()
 
     return registry
+
+
+class JitteredBackoffs:
+    """kopf's ``error_backoffs``, drawn afresh for every request it retries (kopf iterates
+    them per request): each delay a random one up to its nominal value and no shorter than
+    half of it, so that the requests a failure hit together do not come back together."""
+
+    def __init__(self, nominal: tuple[float, ...]) -> None:
+        self.nominal = nominal
+
+    def __len__(self) -> int:
+        return len(self.nominal)
+
+    def __iter__(self) -> Iterator[float]:
+        return (random.uniform(delay / 2, delay) for delay in self.nominal)
 
 
 def _uid(reconciler: ScenarioReconciler) -> str | None:

@@ -18,7 +18,7 @@ from test_coordinator.controller.resource import (
     remove_annotation,
     write_status,
 )
-from test_coordinator.platforms.kubernetes import KubernetesPlatform
+from test_coordinator.platforms.kubernetes import ClusterCache, KubernetesPlatform
 from test_coordinator.reconcile.host import Desired, ScenarioHost
 from test_coordinator.scenario.model import ChaosScenario
 from test_coordinator.scenario.status import ScenarioStatus
@@ -28,9 +28,15 @@ __all__ = ["ResourceHost", "desired_of", "status_of"]
 
 class ResourceHost(ScenarioHost):
     def __init__(
-        self, client: AsyncClient, ref: ObjectRef, *, operator_namespace: str | None
+        self,
+        client: AsyncClient,
+        ref: ObjectRef,
+        *,
+        operator_namespace: str | None,
+        cache: ClusterCache | None = None,
     ) -> None:
         self.client = client
+        self.cache = cache  # the operator's watch-fed caches, which every run reads
         self.ref = ref
         self.operator_namespace = operator_namespace
         self.events = EventRecorder(client, ref)
@@ -55,6 +61,7 @@ class ResourceHost(ScenarioHost):
             self.ref.namespace,
             operator_namespace=self.operator_namespace,
             holder=self.ref.name,
+            cache=self.cache,
         )
 
 

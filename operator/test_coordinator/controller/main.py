@@ -7,6 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
+import httpx2
 import kopf
 
 from test_coordinator.controller.config_map import watch_config_map
@@ -15,9 +16,10 @@ from test_coordinator.controller.health import start_health
 from test_coordinator.controller.settings import OperatorSettings
 from test_coordinator.ecosystem.live import LiveSettings
 from test_coordinator.history import HistoryUnavailable, RunStore, enforce_retention, open_store
-from test_coordinator.platforms.kubernetes import connect
+from test_coordinator.platforms.kubernetes import ClusterCache, RetryPolicy, connect
 from test_coordinator.reconcile.metrics import Metrics
 from test_coordinator.reconcile.reconciler import Environment
+from test_coordinator.reconcile.slots import RunSlots
 from test_coordinator.scenario.model import ChaosScenario
 from test_coordinator.scenario.status import ScenarioStatus
 from test_coordinator.web import LiveBoard, add_dashboard
@@ -38,9 +40,23 @@ def run_operator(settings: OperatorSettings) -> int:
 
 
 async def operate(settings: OperatorSettings, *, stop: asyncio.Event | None = None) -> None:
-    client = connect()
     metrics = Metrics()
-    live = LiveSettings({"redis_url": settings.redis_url}, config_file=settings.config_file)
+
+    def retried(method: str, reason: str) -> None:
+        metrics.api_retries.labels(method=method, reason=reason).inc()
+
+    client = connect(on_retry=retried)
+    # The caches' watches each hold a connection for as long as they last: a pool of their own,
+    # without a bound, so that they never take the connections the runs' calls need. Their
+    # client gives up sooner than the runs' (a cache lists again itself), so that a cache knows
+    # within seconds that its watch is broken, and stops being trusted if it stays so.
+    unbounded = httpx2.Limits(max_connections=None, max_keepalive_connections=None)
+    watching = RetryPolicy(budget=3.0, minimum=3.0)
+    cache = ClusterCache(connect(on_retry=retried, limits=unbounded, policy=watching))
+    flags = {"redis_url": settings.redis_url, "max_concurrent_runs": settings.max_concurrent_runs}
+    live = LiveSettings(flags, config_file=settings.config_file)
+    slots = RunSlots(lambda: live.current.max_concurrent_runs)
+    live.on_change(lambda _: slots.refresh())
     board = LiveBoard()
     store = open_store(settings.history) if settings.history is not None else None
     background: list[asyncio.Task[None]] = []
@@ -59,8 +75,11 @@ async def operate(settings: OperatorSettings, *, stop: asyncio.Event | None = No
         time_limit=lambda: live.current.scenario_timeout_seconds,
         observers=lambda scenario: [board.observer(scenario)],
         finished=finished,
+        slots=slots,
     )
-    controller = Controller(env, client, operator_namespace=settings.operator_namespace)
+    controller = Controller(
+        env, client, operator_namespace=settings.operator_namespace, cache=cache
+    )
     if settings.operator_namespace:
         watch = watch_config_map(
             client, live, namespace=settings.operator_namespace, name=settings.config_map
@@ -109,6 +128,8 @@ async def operate(settings: OperatorSettings, *, stop: asyncio.Event | None = No
         await health.stop()
         if store is not None:
             await store.close()
+        await cache.close()
+        await cache.client.close()
         await client.close()
 
 

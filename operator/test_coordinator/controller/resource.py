@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.core_v1 import EventSource, ObjectReference
@@ -16,7 +19,8 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Event
 from lightkube.types import PatchType
 
-from test_coordinator.errors import PlatformError
+from test_coordinator.errors import PlatformError, PlatformUnavailable
+from test_coordinator.platforms.kubernetes.retry import transient_status
 from test_coordinator.reconcile.host import ABORT_ANNOTATION
 from test_coordinator.scenario.crd import GROUP, PLURAL, VERSION
 from test_coordinator.scenario.model import API_VERSION, KIND
@@ -74,7 +78,9 @@ async def write_status(client: AsyncClient, ref: ObjectRef, status: ScenarioStat
     except ApiError as error:
         if error.status.code == 404:
             return False
-        raise PlatformError(f"cannot write the status of {ref}: {error}") from None
+        raise _failure(f"cannot write the status of {ref}", error) from None
+    except httpx2.HTTPError as error:
+        raise _failure(f"cannot write the status of {ref}", error) from None
     return True
 
 
@@ -90,17 +96,46 @@ async def remove_annotation(client: AsyncClient, ref: ObjectRef, key: str) -> No
         )
     except ApiError as error:
         if error.status.code != 404:
-            raise PlatformError(f"cannot remove the annotation {key} of {ref}: {error}") from None
+            raise _failure(f"cannot remove the annotation {key} of {ref}", error) from None
+    except httpx2.HTTPError as error:
+        raise _failure(f"cannot remove the annotation {key} of {ref}", error) from None
+
+
+def _failure(what: str, error: httpx2.HTTPError) -> PlatformError:
+    """Passing (the API server's 429s and 5xx outlasted the client's retries, it did not
+    answer): ``PlatformUnavailable``, which the status writer keeps retrying."""
+    if isinstance(error, ApiError):
+        code = error.status.code or 0
+        kind = PlatformUnavailable if transient_status(code) else PlatformError
+        return kind(f"{what}: {code} {error.status.reason or ''}: {error.status.message or ''}")
+    if isinstance(error, httpx2.HTTPStatusError):
+        code = error.response.status_code
+        kind = PlatformUnavailable if transient_status(code) else PlatformError
+        return kind(f"{what}: HTTP {code}")
+    return PlatformUnavailable(f"{what}: {error or type(error).__name__}")
 
 
 class EventRecorder:
     """Events on one resource, posted in the background: a run never waits for them, and
-    ``drain`` waits for those still in flight (before a finalizer is released)."""
+    ``drain`` waits for those still in flight (before a finalizer is released).
+
+    Like client-go's recorder, it keeps a burst from flooding the API server: of one reason,
+    ``_BURST`` Events go out at once and then one a second; the rest are told in one Event
+    per second, "N more: …" (a scenario that kills 1,000 pods posts about 10 FaultApplied
+    Events, not 1,000, and its faults are all in the status anyway). At most
+    ``_IN_FLIGHT`` posts at a time, so that Events never take the connections the run needs."""
+
+    _BURST = 10
+    _IN_FLIGHT = 4
 
     def __init__(self, client: AsyncClient, ref: ObjectRef) -> None:
         self.client = client
         self.ref = ref
         self._pending: set[asyncio.Task[None]] = set()
+        self._tokens: dict[str, tuple[float, float]] = {}  # reason → (tokens, as of when)
+        self._held: dict[str, tuple[str, list[str]]] = {}  # reason → (kind, messages held)
+        self._flushing: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(self._IN_FLIGHT)
 
     def normal(self, reason: str, message: str) -> None:
         self._emit("Normal", reason, message)
@@ -109,14 +144,53 @@ class EventRecorder:
         self._emit("Warning", reason, message)
 
     async def drain(self) -> None:
+        for timer in list(self._flushing.values()):
+            timer.cancel()
+        self._flushing.clear()
+        for reason in list(self._held):
+            self._spawn(self._post_held(reason))
         await asyncio.gather(*self._pending, return_exceptions=True)
 
     def _emit(self, kind: str, reason: str, message: str) -> None:
-        task = asyncio.create_task(self._post(kind, reason, message))
+        if self._take_token(reason):
+            self._spawn(self._post(kind, reason, message))
+            return
+        held = self._held.setdefault(reason, (kind, []))[1]
+        held.append(message)
+        if reason not in self._flushing:
+            self._flushing[reason] = self._spawn(self._post_held(reason, after=1.0))
+
+    def _take_token(self, reason: str) -> bool:
+        now = time.monotonic()
+        tokens, then = self._tokens.get(reason, (float(self._BURST), now))
+        tokens = min(float(self._BURST), tokens + (now - then))  # one more each second
+        if tokens < 1.0:
+            self._tokens[reason] = (tokens, now)
+            return False
+        self._tokens[reason] = (tokens - 1.0, now)
+        return True
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        return task
 
-    async def _post(self, kind: str, reason: str, message: str) -> None:
+    async def _post_held(self, reason: str, *, after: float = 0.0) -> None:
+        if after:
+            await asyncio.sleep(after)
+            self._flushing.pop(reason, None)
+        kind, messages = self._held.pop(reason, ("Normal", []))
+        if not messages:
+            return
+        told = "; ".join(messages)
+        await self._post(kind, reason, f"{len(messages)} more: {told}", count=len(messages))
+
+    async def _post(self, kind: str, reason: str, message: str, *, count: int = 1) -> None:
+        async with self._slots:
+            await self._create(kind, reason, message, count)
+
+    async def _create(self, kind: str, reason: str, message: str, count: int) -> None:
         now = utcnow()
         event = Event(
             # Named as client-go's recorder names them: unique, and grouped by the object.
@@ -138,9 +212,12 @@ class EventRecorder:
             reportingInstance=socket.gethostname(),
             firstTimestamp=now,
             lastTimestamp=now,
-            count=1,
+            count=count,
         )
         try:
             await self.client.create(event)
+        except ApiError as error:
+            if error.status.code != 409:  # AlreadyExists: a retry of a create that had landed
+                log.warning("could not post event %s on %s: %s", reason, self.ref, error)
         except Exception as error:  # an Event is a courtesy: never worth failing a run over
             log.warning("could not post event %s on %s: %s", reason, self.ref, error)

@@ -38,6 +38,9 @@ class OperatorSettings:
     redis_url: str | None = None
     history: HistoryUrl | None = None
     history_retention: timedelta | None = None
+    max_concurrent_runs: int | None = None
+    """Runs in progress at most (None: from the environment, the config file, the ConfigMap or
+    the Redis hash, else 50); the rest wait, Pending, in the order they became due."""
 
     @classmethod
     def from_args(
@@ -56,6 +59,7 @@ class OperatorSettings:
             redis_url=args.redis_url,
             history=history,
             history_retention=getattr(args, "history_retention", None),
+            max_concurrent_runs=args.max_concurrent_runs,
         )
 
 
@@ -81,6 +85,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--grpc-health-port",
         type=int,
         default=os.environ.get("GRPC_PORT", str(defaults.grpc_health_port)),
+    )
+    parser.add_argument(
+        "--max-concurrent-runs",
+        type=int,
+        metavar="N",
+        help="runs in progress at most; the rest wait, Pending, first due first started "
+        "(default: $MAX_CONCURRENT_RUNS, the settings' max_concurrent_runs, else 50)",
     )
     parser.add_argument(
         "--give-up-after",

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     scenario_timeout_seconds: float | None = Field(default=None, gt=0)
     """A ceiling on every run's timeout."""
     chaos_injection_enabled: bool = True
+    max_concurrent_runs: int = Field(default=50, ge=1)
+    """Runs in progress at most; the rest wait, Pending, first due first started."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "plain"] = "json"
 

@@ -25,8 +25,9 @@ from test_coordinator.engine.probing import ContinuousCheck, OnObservation, poll
 from test_coordinator.engine.targets import TargetResolver
 from test_coordinator.engine.timeline import SampleLog
 from test_coordinator.engine.verdict import Ending, Outcome, finish
-from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
+from test_coordinator.errors import ObservationUnavailable, ScenarioInvalid, TestCoordinatorError
 from test_coordinator.platforms.base import FaultHeld, Platform, Workload
+from test_coordinator.platforms.deadline import run_deadline
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import (
     AfterCheck,
@@ -152,6 +153,10 @@ class _Run:
         self.observer.run_started(self.status)
         if not self.switch.enabled:  # nothing resolved, nothing observed, nothing touched
             return await self._finish(Outcome(Ending.DISABLED, self.switch.refusal()))
+        with run_deadline(limit):  # a platform retrying a call stops there (the flow inherits)
+            return await self._execute(abort, limit)
+
+    async def _execute(self, abort: Abort, limit: float) -> ScenarioStatus:
         flow = asyncio.create_task(self._flow(), name="scenario flow")
         aborted = asyncio.create_task(abort.event.wait(), name="abort watch")
         disabled = asyncio.create_task(self.switch.wait_disabled(), name="kill switch watch")
@@ -260,16 +265,30 @@ class _Run:
         if problems:
             raise ScenarioInvalid(problems)
         delay = _FIRST_RETRY
-        while problems := [p async for p in self._selection_problems()]:
+        while problems := await self._observed(self._selection_problems):
             if not self.platform.targets_may_appear:
                 raise ScenarioInvalid(problems)
             self._waiting("WaitingForTargets", "waiting for targets: " + "; ".join(problems))
             await asyncio.sleep(delay)
             delay = min(delay * 2, _LAST_RETRY)
         self._resumed()
-        problems = [problem async for problem in self._fault_problems()]
+        problems = await self._observed(self._fault_problems)
+        self._resumed()
         if problems:
             raise ScenarioInvalid(problems)
+
+    async def _observed(self, problems: Callable[[], AsyncIterator[str]]) -> list[str]:
+        """The problems ``problems`` finds, once the platform can be read: while it cannot
+        (its API not answering, the coordinator's watch not listed), the run waits, Pending,
+        instead of taking the coordinator's failure for a finding."""
+        delay = _FIRST_RETRY
+        while True:
+            try:
+                return [problem async for problem in problems()]
+            except ObservationUnavailable as error:
+                self._waiting("ObservationUnavailable", f"waiting: {error}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _LAST_RETRY)
 
     def _unsupported(self) -> Iterator[str]:
         for index, step in enumerate(self.spec.steps):
@@ -476,22 +495,27 @@ class _Run:
         target = self.spec.targets[step.fault.target]
         delay = _FIRST_RETRY
         while True:
-            selected = await self.targets.workloads(step.fault.target)
-            count = target.count(len(selected))
-            if selected and count <= len(selected):
-                break
-            problem = (
-                f"step {step.name!r}: target {step.fault.target!r} selects {len(selected)} "
-                f"workloads now; mode {target.mode.value} needs {count}"
-            )
-            if not self.platform.targets_may_appear:
-                raise ScenarioInvalid(problem)
-            self._waiting("WaitingForTargets", f"waiting: {problem}")
+            try:
+                selected = await self.targets.workloads(step.fault.target)
+                count = target.count(len(selected))
+                if selected and count <= len(selected):
+                    chosen = sorted(random.sample(selected, count), key=lambda w: w.id)
+                    targets = await self.platform.fault_targets(step.fault, chosen)
+                    break
+            except ObservationUnavailable as error:
+                self._waiting("ObservationUnavailable", f"waiting: {error}")
+            else:
+                problem = (
+                    f"step {step.name!r}: target {step.fault.target!r} selects {len(selected)} "
+                    f"workloads now; mode {target.mode.value} needs {count}"
+                )
+                if not self.platform.targets_may_appear:
+                    raise ScenarioInvalid(problem)
+                self._waiting("WaitingForTargets", f"waiting: {problem}")
             await asyncio.sleep(delay)
             delay = min(delay * 2, _LAST_RETRY)
         self._resumed()
-        chosen = sorted(random.sample(selected, count), key=lambda workload: workload.id)
-        return await self.platform.fault_targets(step.fault, chosen)
+        return targets
 
     async def _apply(self, entry: JournalEntry) -> float:
         """Apply one fault; returns the monotonic time of its first action. A fault another

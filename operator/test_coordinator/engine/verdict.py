@@ -90,13 +90,22 @@ def _decide(
                 + _describe(failed),
             )
     if failed and all(check.inconclusive for check in failed):
-        # Only checks that could not read the audit trail failed: the system may be fine, but
-        # what was to be proven (no loss, the restart on record) is unknown.
+        # Only checks that could not look failed: the system may be fine, but what was to be
+        # proven is unknown. The audit checks could not read the trail (no loss, the restart on
+        # record); or the coordinator could not observe at all (its own reads of the platform
+        # failed), which is its failure, not the system's.
+        if all(check.when is When.AUDIT for check in failed):
+            return (
+                Phase.FAILED,
+                Verdict.INCONCLUSIVE,
+                "AuditUnavailable",
+                "the audit trail could not be read, so it proves nothing: " + _describe(failed),
+            )
         return (
             Phase.FAILED,
             Verdict.INCONCLUSIVE,
-            "AuditUnavailable",
-            "the audit trail could not be read, so it proves nothing: " + _describe(failed),
+            "ObservationUnavailable",
+            "the coordinator could not observe, so this run proves nothing: " + _describe(failed),
         )
     if failed:
         return Phase.FAILED, Verdict.FAIL, "ChecksFailed", _describe(failed)

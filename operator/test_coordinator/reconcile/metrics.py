@@ -31,7 +31,20 @@ class Metrics:
             registry=self.registry,
         )
         self.active_runs = Gauge(
-            "test_coordinator_active_runs", "Runs in progress", registry=self.registry
+            "test_coordinator_active_runs",
+            "Runs in progress, those waiting for a slot included",
+            registry=self.registry,
+        )
+        self.queued_runs = Gauge(
+            "test_coordinator_queued_runs",
+            "Runs waiting for a slot (max_concurrent_runs)",
+            registry=self.registry,
+        )
+        self.api_retries = Counter(
+            "test_coordinator_api_retries",
+            "Requests to the platform's API retried, by method and why",
+            ["method", "reason"],
+            registry=self.registry,
         )
 
     def run_finished(self, status: ScenarioStatus) -> None:

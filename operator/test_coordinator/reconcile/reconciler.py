@@ -4,7 +4,9 @@ Front-end-neutral: the kopf operator and ``serve`` each give a reconciler a host
 (``host.py``: where the document comes from, where status, events and the journal go) and tell
 it what the owner wants now (``observe``). Its loop starts a run when the spec's generation has
 not been run yet (create, spec change) or when the schedule ticks, honours the concurrency
-policy, and aborts on request. The status shows the newest run; runs that overlap it
+policy, and aborts on request. A run starts when the front end's bound on runs in progress lets
+it (``slots.py``); until then it waits, Pending, saying how many runs are ahead of it. The
+status shows the newest run; runs that overlap it
 (``Allow``) are listed in ``history`` as Running, their faults in ``faults``, and keep
 ``Reconciling`` True until they end. Faults are journaled before they land (on the status, or
 where the host keeps journals), so that a reconciler started after a crash can undo them.
@@ -39,6 +41,7 @@ from test_coordinator.reconcile.host import (
 )
 from test_coordinator.reconcile.metrics import Metrics
 from test_coordinator.reconcile.sharing import FaultHolders, SharedFaults
+from test_coordinator.reconcile.slots import RunSlots
 from test_coordinator.reconcile.status import RunStatusObserver, StatusWriter, ended
 from test_coordinator.scenario.loading import parse_scenario
 from test_coordinator.scenario.model import ChaosScenario, FaultSpec
@@ -58,6 +61,7 @@ log = logging.getLogger(__name__)
 
 _RETRY_AFTER = 5.0  # seconds before a reconciler whose step failed (an API error) tries again
 _HISTORY_LIMIT = 10  # the model's default, for a spec that cannot be read
+_QUEUE_REFRESH = 5.0  # seconds between writes of a waiting run's place in line, at least
 
 Finished = Callable[[ChaosScenario, ScenarioStatus, str], None]
 """Told of every finished run (scenario, status, where it came from): the run history."""
@@ -86,6 +90,8 @@ class Environment:
     observers: Callable[[ChaosScenario], Sequence[RunObserver]] = _no_observers
     """More observers for each run (the dashboard's live board)."""
     finished: Finished | None = None
+    slots: RunSlots = field(default_factory=RunSlots)
+    """The bound on runs in progress (``max_concurrent_runs``) every reconciler shares."""
 
 
 @dataclass
@@ -93,6 +99,7 @@ class ActiveRun:
     run_id: str
     generation: int
     scenario: ChaosScenario
+    cause: str = "spec"  # why it runs: "spec" (new, changed) or "schedule"
     started_at: datetime = field(default_factory=utcnow)
     abort: Abort = field(default_factory=Abort)
     status: ScenarioStatus | None = None  # the engine's once it has begun; a stand-in before
@@ -297,11 +304,11 @@ class ScenarioReconciler:
                     return None  # the spec change runs when the current run ends
                 case "Replace":
                     await self._abort_all(f"replaced by a newer run ({cause})")
-        self._launch(scenario, generation)
+        self._launch(scenario, generation, cause)
         return 0.0
 
-    def _launch(self, scenario: ChaosScenario, generation: int) -> None:
-        run = ActiveRun(uuid.uuid4().hex[:12], generation, scenario)
+    def _launch(self, scenario: ChaosScenario, generation: int, cause: str) -> None:
+        run = ActiveRun(uuid.uuid4().hex[:12], generation, scenario, cause)
         # The newest run from now on, shown as such also before the engine has begun it.
         run.status = ScenarioStatus(
             phase=Phase.RUNNING,
@@ -331,6 +338,60 @@ class ScenarioReconciler:
     # one run
 
     async def _execute(self, run: ActiveRun) -> None:
+        queued_for = await self._take_slot(run)
+        if queued_for is None:  # aborted while it waited: nothing was touched
+            reason = run.abort.reason or "aborted"
+            status = ended(Outcome(Ending.ABORTED, f"{reason} (while queued)"), history=[])
+            await self._finished(run, status)
+            return
+        waited = f" after {queued_for:.1f}s queued" if queued_for else ""
+        log.info(
+            "run %s of %s started (generation %d, %s)%s",
+            run.run_id,
+            self.host,
+            run.generation,
+            run.cause,
+            waited,
+        )
+        try:
+            status = await self._run(run)
+        finally:
+            self.env.slots.release()
+        await self._finished(run, status)
+
+    async def _take_slot(self, run: ActiveRun) -> float | None:
+        """Wait for a slot among the front end's runs in progress: the seconds waited, None
+        when the run was aborted first."""
+        slots = self.env.slots
+        if slots.try_acquire():
+            return 0.0
+        began = time.monotonic()
+        assert run.status is not None
+        run.status.phase = Phase.PENDING
+        run.status.conditions = [Condition(type="Reconciling", status="True", reason="Queued")]
+        shown = _QueuePosition(run.status, self.writer)
+        self.env.metrics.queued_runs.inc()
+        waiting = asyncio.create_task(slots.acquire(shown.moved))
+        aborted = asyncio.create_task(run.abort.event.wait())
+        try:
+            await asyncio.wait({waiting, aborted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.env.metrics.queued_runs.dec()
+            aborted.cancel()
+            if not waiting.done():
+                waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting  # a slot granted as it was cancelled is handed on
+        if waiting.cancelled():
+            return None
+        if run.abort.event.is_set():
+            slots.release()
+            return None
+        run.status.phase, run.status.message = Phase.RUNNING, "starting"
+        run.status.conditions = [Condition(type="Reconciling", status="True", reason="Running")]
+        return time.monotonic() - began
+
+    async def _run(self, run: ActiveRun) -> ScenarioStatus:
         platform = SharedFaults(
             self.host.platform(run.scenario), holders=self.holders, run_id=run.run_id
         )
@@ -356,7 +417,7 @@ class ScenarioReconciler:
             status = ended(Outcome(Ending.ERROR, f"unexpected {type(error).__name__}: {error}"))
         if keeper is not None:
             keeper.close()
-        await self._finished(run, status)
+        return status
 
     async def _run_on(
         self,
@@ -397,6 +458,8 @@ class ScenarioReconciler:
             self.env.finished(run.scenario, status, str(self.host))
         verdict = status.verdict.value if status.verdict else "no verdict"
         text = f"{status.phase.value}, {verdict}: {status.message}"
+        took = (utcnow() - run.started_at).total_seconds()
+        log.info("run %s of %s ended after %.1fs: %s", run.run_id, self.host, took, text)
         if status.phase is Phase.SUCCEEDED:
             self.events.normal("Succeeded", text)
         else:
@@ -521,6 +584,30 @@ class ScenarioReconciler:
         if recorded.action == "scale":
             params["replicas"] = 0
         return FaultSpec.model_validate({recorded.action: params})
+
+
+class _QueuePosition:
+    """A waiting run's place in line, in its status: written when it joins the line, then
+    only once the line ahead of it has shrunk to a quarter (37 → 9 → 2 → 0), and no more often
+    than every ``_QUEUE_REFRESH`` seconds. A write each time the line moves would be, each time
+    any run ends, a write for every run waiting: the API requests per scenario would grow with
+    the number of runs."""
+
+    def __init__(self, status: ScenarioStatus, writer: StatusWriter) -> None:
+        self.status = status
+        self.writer = writer
+        self.written: int | None = None
+        self.written_at = 0.0
+
+    def moved(self, ahead: int) -> None:
+        self.status.message = f"queued: {ahead} ahead"  # shown with the next write, whatever
+        now = time.monotonic()
+        due = self.written is None or (
+            ahead <= self.written // 4 and now - self.written_at >= _QUEUE_REFRESH
+        )
+        if due:
+            self.written, self.written_at = ahead, now
+            self.writer.request()
 
 
 def _started(run: ActiveRun | RunSummary) -> datetime:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from test_coordinator.engine import JournalEntry, RunObserver
 from test_coordinator.engine.verdict import Outcome, finish
-from test_coordinator.errors import PlatformError
+from test_coordinator.errors import PlatformError, PlatformUnavailable
 from test_coordinator.scenario.model import TIMED_FAULTS
 from test_coordinator.scenario.status import (
     CheckStatus,
@@ -36,10 +37,24 @@ def ended(outcome: Outcome, *, history: Sequence[RunSummary] = ()) -> ScenarioSt
     return status
 
 
+_FIRST_RETRY = 0.2
+_LAST_RETRY = 5.0
+
+
+def _passing(error: Exception) -> bool:
+    """A failure to write that time may mend: the API server busy or away, a disk moment."""
+    return isinstance(error, (PlatformUnavailable, OSError, TimeoutError))
+
+
 class StatusWriter:
     """Writes what ``compose`` returns through ``write`` (onto the resource, into the file): at
     once when a fault is about to land (the write must succeed first), otherwise coalesced to
-    one write per ``interval``."""
+    one write per ``interval``.
+
+    A write that fails in passing (``PlatformUnavailable``: the API server's own retries ran
+    out) is tried again until it lands, each time with the status as it is then: the one a
+    fault waits for, right there; the others in the background. The journal in
+    ``status.faults`` is never left unwritten because the API server was busy once."""
 
     def __init__(
         self,
@@ -58,6 +73,8 @@ class StatusWriter:
         self._conditions = {condition.type: condition for condition in shown}
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task[None] | None = None
+        self._unwritten = False  # the last write failed in passing: the retrier is on it
+        self._retrier: asyncio.Task[None] | None = None
 
     def request(self) -> None:
         if self._pending is None or self._pending.done():
@@ -68,18 +85,54 @@ class StatusWriter:
         await self.write_now(quiet=True)
 
     async def write_now(self, *, quiet: bool = False) -> None:
-        """Write the current status; with ``quiet``, a failure is logged instead of raised."""
+        """Write the current status. A failure in passing is retried: here until it lands,
+        or with ``quiet`` in the background. Another failure is raised, or with ``quiet``
+        logged."""
         async with self._lock:
-            status = self.compose()
-            status.conditions = carry_transition_times(status.conditions, self._conditions.values())
-            try:
-                await self.write(status)
-            except Exception as error:
-                if not quiet:
-                    raise PlatformError(f"cannot record the run on {self.where}: {error}") from None
-                log.warning("could not write the status of %s: %s", self.where, error)
-            else:
+            delay = _FIRST_RETRY
+            while True:
+                status = self.compose()
+                status.conditions = carry_transition_times(
+                    status.conditions, self._conditions.values()
+                )
+                try:
+                    await self.write(status)
+                except Exception as error:
+                    if not _passing(error):
+                        self._unwritten = False  # for good: retrying would not mend it
+                        if not quiet:
+                            raise PlatformError(
+                                f"cannot record the run on {self.where}: {error}"
+                            ) from None
+                        log.warning("could not write the status of %s: %s", self.where, error)
+                        return
+                    if not self._unwritten:
+                        log.warning(
+                            "status of %s not written yet (%s): retrying", self.where, error
+                        )
+                    self._unwritten = True
+                    if quiet:
+                        self._retry_later()
+                        return
+                    await asyncio.sleep(random.uniform(delay / 2, delay))
+                    delay = min(delay * 2, _LAST_RETRY)
+                    continue
                 self._conditions.update((c.type, c) for c in status.conditions)
+                if self._unwritten:
+                    log.info("status of %s written again", self.where)
+                    self._unwritten = False
+                return
+
+    def _retry_later(self) -> None:
+        if self._retrier is None or self._retrier.done():
+            self._retrier = asyncio.create_task(self._retry(), name=f"status of {self.where}")
+
+    async def _retry(self) -> None:
+        delay = _FIRST_RETRY
+        while self._unwritten:
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, _LAST_RETRY)
+            await self.write_now(quiet=True)
 
 
 class RunStatusObserver(RunObserver):

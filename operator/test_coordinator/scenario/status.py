@@ -115,7 +115,9 @@ class CheckStatus(StatusModel):
         default=None, description="when the longest run of failures began"
     )
     inconclusive: bool = Field(
-        default=False, description="failed because it could not look (audit trail unreachable)"
+        default=False,
+        description="failed because it could not look (audit trail unreachable, the "
+        "coordinator's own reads of the platform failing)",
     )
     at: datetime | None = Field(default=None, description="time of the deciding observation")
 

@@ -26,7 +26,14 @@ __all__ = [
     "serve_command",
 ]
 
-SETTING_FLAGS = ("http_port", "grpc_port", "redis_url", "log_level", "log_format")
+SETTING_FLAGS = (
+    "http_port",
+    "grpc_port",
+    "redis_url",
+    "log_level",
+    "log_format",
+    "max_concurrent_runs",
+)
 
 
 def add_serve_arguments(
@@ -43,6 +50,13 @@ def add_serve_arguments(
     parser.add_argument("--http-port", type=int, help="API, dashboard, metrics (default 8080)")
     parser.add_argument("--grpc-port", type=int, help="grpc.health.v1 (default 50051)")
     parser.add_argument("--redis-url", help="register there and read config:test-coordinator")
+    parser.add_argument(
+        "--max-concurrent-runs",
+        type=int,
+        metavar="N",
+        help="runs in progress at most; the rest wait, Pending, first due first started "
+        "(default 50)",
+    )
     parser.add_argument(
         "--bind",
         default="127.0.0.1",

@@ -34,6 +34,7 @@ from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.history.config import HistoryUrl
 from test_coordinator.reconcile.metrics import Metrics
 from test_coordinator.reconcile.reconciler import Environment
+from test_coordinator.reconcile.slots import RunSlots
 from test_coordinator.scenario.model import ChaosScenario
 from test_coordinator.scenario.status import ScenarioStatus
 from test_coordinator.service.api import Access, ServiceState, add_api
@@ -152,9 +153,12 @@ async def serve(
             )
             spawn(recording, "record run")
 
+    slots = RunSlots(lambda: live.current.max_concurrent_runs)
+    live.on_change(lambda _: slots.refresh())
     env = Environment(
         metrics,
         front_end="service",
+        slots=slots,
         switch=live.switch,
         time_limit=lambda: live.current.scenario_timeout_seconds,
         observers=lambda scenario: [board.observer(scenario)],

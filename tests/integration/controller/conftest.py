@@ -22,17 +22,19 @@ async def kube(tmp_path: Path) -> AsyncIterator[Cluster]:
         yield running
 
 
-StartOperator = Callable[[], Awaitable[Operator]]
+StartOperator = Callable[..., Awaitable[Operator]]
 
 
 @pytest.fixture
 async def operator(kube: Cluster, tmp_path: Path) -> AsyncIterator[StartOperator]:
-    """Starts an operator (again, after a crash); every one started is stopped at the end."""
+    """Starts an operator (again, after a crash), with more command-line arguments if given;
+    every one started is stopped at the end."""
     started: list[Operator] = []
 
-    async def start() -> Operator:
+    async def start(*extra: str) -> Operator:
         ports = (free_port(), free_port())
-        started.append(await start_operator(kube, tmp_path / "operator.log", ports=ports))
+        log = tmp_path / "operator.log"
+        started.append(await start_operator(kube, log, ports=ports, extra=extra))
         return started[-1]
 
     yield start

@@ -86,3 +86,23 @@ async def test_live_layers_change_the_settings_and_the_switch(tmp_path: Path) ->
 
     live.update("configmap", None)
     assert live.switch.enabled
+
+
+def test_the_bound_on_runs_in_progress_defaults_to_50_and_takes_every_layer() -> None:
+    assert layers({}, {}).settings().max_concurrent_runs == 50
+    config_map = Layer("the ConfigMap ns/cfg", {"max_concurrent_runs": "20"})
+    assert layers({}, {}, config_map).settings().max_concurrent_runs == 20
+    assert (
+        layers({}, {"MAX_CONCURRENT_RUNS": "80"}, config_map).settings().max_concurrent_runs == 80
+    )
+    assert (
+        layers({"max_concurrent_runs": 5}, {"MAX_CONCURRENT_RUNS": "80"})
+        .settings()
+        .max_concurrent_runs
+        == 5
+    )
+    with pytest.raises(
+        ScenarioInvalid,
+        match=r"setting max_concurrent_runs \(MAX_CONCURRENT_RUNS in the environment\)",
+    ):
+        layers({}, {"MAX_CONCURRENT_RUNS": "0"}).settings()

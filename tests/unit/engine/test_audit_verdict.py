@@ -51,3 +51,41 @@ def test_any_other_failure_beside_an_unreadable_trail_is_a_fail() -> None:
     )
 
     assert status.verdict is Verdict.FAIL
+
+
+def unobserved(name: str, when: When = When.AFTER) -> CheckStatus:
+    return CheckStatus(
+        name=name,
+        when=when,
+        step="crash" if when is When.AFTER else None,
+        passed=False,
+        inconclusive=True,
+        observed="could not observe: cannot list Pods in namespace trading: 503",
+    )
+
+
+def test_checks_the_coordinator_could_not_observe_make_it_inconclusive_never_fail() -> None:
+    status = finished(
+        CheckStatus(name="api up", when=When.STEADY_STATE, passed=True),
+        unobserved("api back"),
+        audit("no order lost", inconclusive=True),
+    )
+
+    assert (status.phase, status.verdict) == (Phase.FAILED, Verdict.INCONCLUSIVE)
+    assert status.message.startswith(
+        "the coordinator could not observe, so this run proves nothing: api back (after of step "
+        "'crash') failed: could not observe: cannot list Pods"
+    )
+    ready = next(c for c in status.conditions if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("False", "ObservationUnavailable")
+    assert status.recovery_seconds is None
+
+
+def test_a_finding_beside_a_check_that_could_not_observe_is_a_fail() -> None:
+    status = finished(
+        unobserved("api back"),
+        CheckStatus(name="gateway serves", when=When.DURING, passed=False, observed="refused"),
+    )
+
+    assert status.verdict is Verdict.FAIL
+    assert status.conditions[1].reason == "ChecksFailed"

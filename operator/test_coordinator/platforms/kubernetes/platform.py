@@ -5,6 +5,11 @@ A workload's id names its kind: ``pod/risk-7d9f``, or for faults that act on wha
 faults the fault proxy's Service in front of the pods' Service, ``service/risk-monitor-proxy``
 (``proxies.py``). Every revert works from the id alone, so that an operator restarted after a
 crash can undo what its status recorded.
+
+Reads (selection, owners, Services, ``endpoint``, ``workloadReady``) come from watch-fed caches
+(``cache.py``) that a whole operator shares; what the platform writes goes to the API server,
+after a fresh read where a write depends on what is there (the held-by lock). A read that
+cannot be made is ``ObservationUnavailable``: the coordinator's failure, not the system's.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.models.apps_v1 import DeploymentStatus, StatefulSetStatus
 from lightkube.models.core_v1 import PodStatus, ServicePort
@@ -24,14 +30,21 @@ from lightkube.resources.core_v1 import Namespace, Pod, Service
 from lightkube.resources.networking_v1 import NetworkPolicy
 from lightkube.types import PatchType
 
-from test_coordinator.errors import PlatformError, ScenarioInvalid
+from test_coordinator.errors import (
+    ObservationUnavailable,
+    PlatformError,
+    PlatformUnavailable,
+    ScenarioInvalid,
+)
 from test_coordinator.platforms.base import Applied, FaultHeld, Platform, Workload
+from test_coordinator.platforms.kubernetes.cache import Cached, ClusterCache, WatchCache
 from test_coordinator.platforms.kubernetes.proxies import (
     CONTROL_PORT,
     missing_proxy,
     port_number,
     proxies_of,
 )
+from test_coordinator.platforms.kubernetes.retry import transient_status
 from test_coordinator.platforms.kubernetes.safety import refusal
 from test_coordinator.platforms.network import (
     DEFAULT_LEASE_SECONDS,
@@ -72,6 +85,7 @@ class WorkloadGone(PlatformError):
 
 
 Owner = Deployment | StatefulSet
+R = TypeVar("R", Pod, Deployment, StatefulSet, Service)
 
 
 class KubernetesPlatform(Platform):
@@ -89,8 +103,12 @@ class KubernetesPlatform(Platform):
         holder: str = "",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         reach: Callable[[str], str] | None = None,
+        cache: ClusterCache | None = None,
     ) -> None:
         self.client = client
+        self._own_cache = cache is None
+        self.cache = cache if cache is not None else ClusterCache(client)
+        """What reads come from: the operator's shared caches, else this platform's own."""
         self.namespace = namespace
         self.operator_namespace = operator_namespace
         self.holder = holder
@@ -108,7 +126,9 @@ class KubernetesPlatform(Platform):
             labels = (found.metadata.labels if found.metadata else None) or {}
         except ApiError as error:
             if error.status.code != 404:
-                raise PlatformError(f"cannot read namespace {self.namespace}: {error}") from None
+                raise _failure(f"cannot read namespace {self.namespace}", error) from None
+        except httpx2.HTTPError as error:
+            raise _failure(f"cannot read namespace {self.namespace}", error) from None
         problem = refusal(self.namespace, labels, operator_namespace=self.operator_namespace)
         if problem is not None:
             raise problem
@@ -119,27 +139,73 @@ class KubernetesPlatform(Platform):
         """Running pods that carry every label of ``selector`` (terminating ones are leaving)."""
         if not selector:
             raise ScenarioInvalid("an empty selector would select every pod in the namespace")
-        labels: dict[str, Any] = dict(selector)  # the API filters; the check below is for sure
-        pods = [
-            pod
-            async for pod in self.client.list(Pod, namespace=self.namespace, labels=labels)
-            if _is_live(pod) and _labels(pod.metadata).items() >= selector.items()
-        ]
+        pods = [pod for pod in (await self._cached(Pod)).matching(selector) if _is_live(pod)]
+        if not pods:  # the watch may not have told of a pod just created: ask the API server
+            pods = [pod for pod in await self._listed(Pod, selector) if _is_live(pod)]
         workloads = [Workload(f"pod/{_name(pod.metadata)}", _labels(pod.metadata)) for pod in pods]
         return sorted(workloads, key=lambda workload: workload.id)
 
     async def inventory(self) -> list[Workload]:
         """The namespace's live pods, to name when a selector matches none (read only)."""
-        pods = [pod async for pod in self.client.list(Pod, namespace=self.namespace)]
         workloads = [
             Workload(f"pod/{_name(pod.metadata)}", _labels(pod.metadata))
-            for pod in pods
+            for pod in (await self._cached(Pod)).items()
             if _is_live(pod)
         ]
         return sorted(workloads, key=lambda workload: workload.id)
 
     async def close(self) -> None:
         await self.network.close()
+        if self._own_cache:
+            await self.cache.close()
+
+    # reading: the caches, else the API server where the caches cannot know yet
+
+    async def _cached(self, kind: type[R]) -> WatchCache[R]:
+        cache = self.cache.of(kind, self.namespace)
+        await cache.ready()
+        return cache
+
+    async def _listed(self, kind: type[R], selector: Mapping[str, str] | None = None) -> list[R]:
+        """A fresh list from the API server (one request): only where a cache may lag."""
+        labels: dict[str, Any] | None = dict(selector) if selector else None
+        try:
+            found = [
+                item
+                async for item in self.client.list(kind, namespace=self.namespace, labels=labels)
+            ]
+        except (ApiError, httpx2.HTTPError) as error:
+            raise ObservationUnavailable(
+                f"cannot list {kind.__name__}s in namespace {self.namespace}: {_reason(error)}"
+            ) from None
+        # The API server filters; this is for sure.
+        wanted = (selector or {}).items()
+        return [item for item in found if _labels(item.metadata).items() >= wanted]
+
+    async def _fetched(self, kind: type[R], name: str) -> R | None:
+        """One object, fresh from the API server; None when it does not exist."""
+        try:
+            return await self.client.get(kind, name, namespace=self.namespace)
+        except ApiError as error:
+            if error.status.code == 404:
+                return None
+            raise ObservationUnavailable(
+                f"cannot read {kind.__name__} {name}: {_reason(error)}"
+            ) from None
+        except httpx2.HTTPError as error:
+            raise ObservationUnavailable(
+                f"cannot read {kind.__name__} {name}: {_reason(error)}"
+            ) from None
+
+    async def _read(self, kind: type[R], name: str) -> R | None:
+        """One object from the cache, else (not seen yet) from the API server."""
+        found = (await self._cached(kind)).get(name)
+        return found if found is not None else await self._fetched(kind, name)
+
+    def _wrote(self, obj: Cached) -> None:
+        cache: WatchCache[Any] | None = self.cache.started(type(obj), self.namespace)
+        if cache is not None:
+            cache.wrote(obj)
 
     async def fault_targets(self, fault: FaultSpec, chosen: Sequence[Workload]) -> list[Workload]:
         if fault.network is not None:
@@ -150,6 +216,9 @@ class KubernetesPlatform(Platform):
         candidates = await self._owners()
         for pod in chosen:
             owner = next((o for o in candidates if _selects(o, pod.labels)), None)
+            if owner is None:  # one just created, perhaps, that the watch has not told of
+                candidates = await self._owners(fresh=True)
+                owner = next((o for o in candidates if _selects(o, pod.labels)), None)
             if owner is None:
                 raise ScenarioInvalid(
                     f"{pod.id} has no Deployment or StatefulSet to {fault.action}: select pods "
@@ -159,17 +228,17 @@ class KubernetesPlatform(Platform):
             owners.setdefault(owner_id, Workload(owner_id, _labels(owner.metadata)))
         return list(owners.values())
 
-    async def _owners(self) -> list[Owner]:
-        found: list[Owner] = [
-            item async for item in self.client.list(Deployment, namespace=self.namespace)
-        ]
-        found += [item async for item in self.client.list(StatefulSet, namespace=self.namespace)]
+    async def _owners(self, *, fresh: bool = False) -> list[Owner]:
+        if fresh:
+            return [*await self._listed(Deployment), *await self._listed(StatefulSet)]
+        found: list[Owner] = [*(await self._cached(Deployment)).items()]
+        found += (await self._cached(StatefulSet)).items()
         return found
 
     # network faults, through the fault proxies in front of the pods' Services
 
     async def _services(self) -> list[Service]:
-        return [service async for service in self.client.list(Service, namespace=self.namespace)]
+        return (await self._cached(Service)).items()
 
     @staticmethod
     def _fronting(
@@ -241,7 +310,7 @@ class KubernetesPlatform(Platform):
 
     async def _proxy_at(self, name: str, network: NetworkFault) -> ProxyAt | None:
         """The control API of the proxy Service ``name``; None when the Service is gone."""
-        proxy = next((s for s in await self._services() if _name(s.metadata) == name), None)
+        proxy = await self._read(Service, name)
         return None if proxy is None else self._control_of(proxy, network)
 
     async def _apply_network(self, name: str, fault: FaultSpec, network: NetworkFault) -> str:
@@ -293,9 +362,18 @@ class KubernetesPlatform(Platform):
             await self.client.delete(Pod, name, namespace=self.namespace, grace_period=grace)
         except ApiError as error:
             if error.status.code == 404:
+                self._deleting(name)
                 return f"pod {name} was already gone"
-            raise PlatformError(f"cannot delete pod {name}: {error}") from None
+            raise _failure(f"cannot delete pod {name}", error) from None
+        except httpx2.HTTPError as error:
+            raise _failure(f"cannot delete pod {name}", error) from None
+        self._deleting(name)
         return f"deleted pod {name} (grace period {grace}s)"
+
+    def _deleting(self, pod: str) -> None:
+        cache = self.cache.started(Pod, self.namespace)
+        if cache is not None:
+            cache.deleting(pod)
 
     async def _scale(self, kind: str, name: str, replicas: int) -> str:
         while True:
@@ -361,22 +439,27 @@ class KubernetesPlatform(Platform):
             await self.client.create(policy)
         except ApiError as error:
             if error.status.code != 409:
-                raise PlatformError(f"cannot create a NetworkPolicy: {error}") from None
+                raise _failure("cannot create a NetworkPolicy", error) from None
+            # AlreadyExists: left by an earlier run of this scenario, by another scenario, or
+            # by this very create, answered 500 after it landed and repeated.
             holder = await self._policy_holder(mark)
             if holder not in (None, self.holder):  # else left by an earlier run of this one
                 raise FaultHeld(
                     f"pod {pod} is isolated by ChaosScenario {holder} until it reverts that"
                 ) from None
+        except httpx2.HTTPError as error:
+            raise _failure("cannot create a NetworkPolicy", error) from None
         label = {"metadata": {"labels": {ISOLATED_LABEL: mark}}}
         try:
-            await self.client.patch(
+            labelled = await self.client.patch(
                 Pod, pod, label, namespace=self.namespace, patch_type=PatchType.MERGE
             )
-        except ApiError as error:
+        except (ApiError, httpx2.HTTPError) as error:
             await self._unisolate(pod)
-            if error.status.code == 404:
+            if isinstance(error, ApiError) and error.status.code == 404:
                 return f"pod {pod} was already gone"
-            raise PlatformError(f"cannot label pod {pod}: {error}") from None
+            raise _failure(f"cannot label pod {pod}", error) from None
+        self._wrote(labelled)
         return f"pod {pod} isolated by NetworkPolicy chaos-isolate-{mark}"
 
     async def _policy_holder(self, mark: str) -> str | None:
@@ -388,9 +471,9 @@ class KubernetesPlatform(Platform):
         except ApiError as error:
             if error.status.code == 404:
                 return None
-            raise PlatformError(
-                f"cannot read NetworkPolicy chaos-isolate-{mark}: {error}"
-            ) from None
+            raise _failure(f"cannot read NetworkPolicy chaos-isolate-{mark}", error) from None
+        except httpx2.HTTPError as error:
+            raise _failure(f"cannot read NetworkPolicy chaos-isolate-{mark}", error) from None
         return _annotations(found.metadata).get(HELD_BY)
 
     async def _unisolate(self, pod: str) -> str:
@@ -402,22 +485,27 @@ class KubernetesPlatform(Platform):
             self.client.delete(NetworkPolicy, f"chaos-isolate-{mark}", namespace=self.namespace)
         )
         unlabel = {"metadata": {"labels": {ISOLATED_LABEL: None}}}
-        await _ignore_missing(
+        unlabelled = await _ignore_missing(
             self.client.patch(
                 Pod, pod, unlabel, namespace=self.namespace, patch_type=PatchType.MERGE
             )
         )
+        if isinstance(unlabelled, Pod):
+            self._wrote(unlabelled)
         if not removed:
             return f"NetworkPolicy chaos-isolate-{mark} was already gone"
         return f"NetworkPolicy chaos-isolate-{mark} removed"
 
     async def _get_owner(self, kind: str, name: str) -> Owner:
+        """Fresh from the API server: the scale's lock needs its current resourceVersion."""
         try:
             return await self.client.get(_owner_kind(kind), name, namespace=self.namespace)
         except ApiError as error:
             if error.status.code == 404:
                 raise WorkloadGone(f"{kind}/{name} not found") from None
-            raise PlatformError(f"cannot read {kind}/{name}: {error}") from None
+            raise _failure(f"cannot read {kind}/{name}", error) from None
+        except httpx2.HTTPError as error:
+            raise _failure(f"cannot read {kind}/{name}", error) from None
 
     async def _patch_owner(
         self, kind: str, name: str, patch: dict[str, Any], *, conflict_ok: bool = False
@@ -425,7 +513,7 @@ class KubernetesPlatform(Platform):
         """Merge-patch a Deployment or StatefulSet; False on a conflict, where allowed (the
         patch's resourceVersion was stale: read again and decide again)."""
         try:
-            await self.client.patch(
+            patched = await self.client.patch(
                 _owner_kind(kind), name, patch, namespace=self.namespace, patch_type=PatchType.MERGE
             )
         except ApiError as error:
@@ -433,7 +521,10 @@ class KubernetesPlatform(Platform):
                 raise WorkloadGone(f"{kind}/{name} not found") from None
             if error.status.code == 409 and conflict_ok:
                 return False
-            raise PlatformError(f"cannot patch {kind}/{name}: {error}") from None
+            raise _failure(f"cannot patch {kind}/{name}", error) from None
+        except httpx2.HTTPError as error:
+            raise _failure(f"cannot patch {kind}/{name}", error) from None
+        self._wrote(patched)  # a workloadReady right after reads the new replica count
         return True
 
     # observation
@@ -441,10 +532,9 @@ class KubernetesPlatform(Platform):
     async def endpoint(self, workload: Workload, port: int | str) -> str:
         """The cluster DNS name of the Service that selects the pod, else the pod's IP."""
         _, name = _split(workload)
-        try:
-            pod = await self.client.get(Pod, name, namespace=self.namespace)
-        except ApiError as error:
-            raise LookupError(f"pod {name}: {error.status.message}") from None
+        pod = await self._read(Pod, name)
+        if pod is None:
+            raise LookupError(f"pod {name}: not found")
         number = _container_port(pod, port)
         services = await self._services()
         for service in services:
@@ -467,9 +557,12 @@ class KubernetesPlatform(Platform):
         """All replicas available, as many of the pods it selects Ready and not leaving, and
         its rollout finished (as ``kubectl rollout status`` judges it): right after a
         ``rolloutRestart`` the old pods are still Ready, and recovery is the new ones'."""
-        try:
-            owner = await self._get_owner(kind.lower(), name)
-        except WorkloadGone:
+        owner: Owner | None
+        if _owner_kind(kind.lower()) is Deployment:
+            owner = await self._read(Deployment, name)
+        else:
+            owner = await self._read(StatefulSet, name)
+        if owner is None:
             return False, f"{kind} {name} not found"
         wanted = owner.spec.replicas if owner.spec and owner.spec.replicas is not None else 1
         status = owner.status
@@ -477,11 +570,11 @@ class KubernetesPlatform(Platform):
         generation = owner.metadata.generation if owner.metadata else None
         observed = status.observedGeneration if status else None
         selector = owner.spec.selector if owner.spec else None
-        # The API server narrows by matchLabels; _selects() applies the whole selector.
-        narrowed: dict[str, Any] | None = dict(selector.matchLabels or {}) if selector else None
+        # The index narrows by matchLabels; _selects() applies the whole selector.
+        narrowed = dict(selector.matchLabels or {}) if selector else {}
         pods = [
             pod
-            async for pod in self.client.list(Pod, namespace=self.namespace, labels=narrowed)
+            for pod in (await self._cached(Pod)).matching(narrowed)
             if _selects(owner, _labels(pod.metadata)) and _is_live(pod)
         ]
         ready = sum(1 for pod in pods if _pod_ready(pod.status))
@@ -631,12 +724,33 @@ def _isolation_mark(pod: str) -> str:
     return hashlib.sha256(pod.encode()).hexdigest()[:16]
 
 
-async def _ignore_missing(call: Awaitable[object]) -> bool:
-    """Await an API call; False when its object was already gone."""
+async def _ignore_missing(call: Awaitable[object]) -> object:
+    """Await an API call: its answer (True when there is none), False when its object was
+    already gone."""
     try:
-        await call
+        answer = await call
     except ApiError as error:
         if error.status.code == 404:
             return False
-        raise PlatformError(str(error)) from None
-    return True
+        raise _failure("API call failed", error) from None
+    except httpx2.HTTPError as error:
+        raise _failure("API call failed", error) from None
+    return True if answer is None else answer
+
+
+def _reason(error: ApiError | httpx2.HTTPError) -> str:
+    if isinstance(error, ApiError):
+        return f"{error.status.code} {error.status.reason or ''}: {error.status.message or ''}"
+    return str(error) or type(error).__name__
+
+
+def _failure(what: str, error: ApiError | httpx2.HTTPError) -> PlatformError:
+    """A write or fresh read that failed: passing (retried to no avail) or for good."""
+    if isinstance(error, ApiError):
+        passing = transient_status(error.status.code or 0)
+    elif isinstance(error, httpx2.HTTPStatusError):
+        passing = transient_status(error.response.status_code)
+    else:
+        passing = isinstance(error, httpx2.TransportError)
+    kind = PlatformUnavailable if passing else PlatformError
+    return kind(f"{what}: {_reason(error)}")
