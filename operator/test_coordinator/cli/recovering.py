@@ -18,10 +18,10 @@ __all__ = ["compose_platform", "recover", "recover_command"]
 _LEASE_SECONDS = 10.0  # a recovery applies nothing: the lease is moot
 
 
-def compose_platform(project: str | None, *, lease: float) -> Platform:
+def compose_platform(project: str | None, *, lease: float, holder: str | None = None) -> Platform:
     from test_coordinator.platforms.compose import ComposePlatform, project_name  # Docker SDK
 
-    return ComposePlatform(project or project_name(Path()), lease_seconds=lease)
+    return ComposePlatform(project or project_name(Path()), lease_seconds=lease, holder=holder)
 
 
 async def recover(platform: Platform, leftover: Leftover, console: Console) -> bool:

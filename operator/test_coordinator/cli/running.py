@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import os
 import signal
 import threading
 import uuid
@@ -57,7 +58,8 @@ def _lease(args: argparse.Namespace) -> float:
 
 def _platform(scenario: ChaosScenario, path: Path, args: argparse.Namespace) -> Platform:
     if args.platform == "compose":
-        return compose_platform(args.project, lease=_lease(args))
+        holder = f"{scenario.metadata.name} (run by pid {os.getpid()})"
+        return compose_platform(args.project, lease=_lease(args), holder=holder)
     return platform_for(
         scenario, path, stack=args.stack, log_dir=args.log_dir, lease_seconds=_lease(args)
     )

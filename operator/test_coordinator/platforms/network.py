@@ -7,19 +7,24 @@ it until the fault is reverted. A runner killed with SIGKILL renews nothing: its
 their lease lapses.
 
 A fault's toxics have fixed names (``chaos-latency_upstream``…), so that a revert needs nothing
-but the fault and the proxy: a later process undoes what a dead one set, and a run that finds
-such a toxic still there (its lease not yet lapsed) takes it over instead of failing.
+but the fault and the proxy: a later process undoes what a dead one set. Each toxic names its
+holder (the run's scenario): a run that finds one of its own still there (its lease not yet
+lapsed) takes it over; one held by another scenario is waited for (``FaultHeld``), never cut
+short.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from test_coordinator.errors import PlatformError
-from test_coordinator.proxy.errors import ProxyControlError
+from test_coordinator.platforms.base import FaultHeld
+from test_coordinator.proxy.errors import ProxyControlError, ToxicHeld
 from test_coordinator.proxy.toxics import DEFAULT_LEASE_SECONDS, STREAMS, Stream, Toxic
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import (
@@ -142,10 +147,13 @@ class NetworkFaults:
     client lives while something is held through it; ``close`` removes what is still held.
     """
 
-    def __init__(self, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+    def __init__(
+        self, *, lease_seconds: float = DEFAULT_LEASE_SECONDS, holder: str | None = None
+    ) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be above 0, got {lease_seconds}")
         self.lease_seconds = lease_seconds
+        self.holder = holder or f"pid {os.getpid()} on {socket.gethostname()}"
         self._controls: dict[str, ProxyControl] = {}
         self._held: dict[_Key, list[HeldToxic]] = {}
 
@@ -166,9 +174,18 @@ class NetworkFaults:
         held: list[HeldToxic] = []
         try:
             for toxic in toxics_for(fault):
-                holding = control.hold(proxy.name, toxic, lease_seconds=self.lease_seconds)
+                holding = control.hold(
+                    proxy.name, toxic, lease_seconds=self.lease_seconds, holder=self.holder
+                )
                 held.append(holding)
                 await holding.start()
+        except ToxicHeld as taken:
+            await self._release(held[:-1])  # the last one is the other holder's
+            await self._close_if_idle(proxy.control_url)
+            raise FaultHeld(
+                f"{describe(fault)} on {proxy}: its toxic is held by {taken.holder} "
+                "(until it is reverted, or its lease lapses)"
+            ) from None
         except BaseException:
             await self._release(held)
             await self._close_if_idle(proxy.control_url)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         ProxyInfo,
         ServerInfo,
     )
-    from test_coordinator.proxy.errors import ProxyControlError, Refused
+    from test_coordinator.proxy.errors import ProxyControlError, Refused, ToxicHeld
     from test_coordinator.proxy.proxy import FaultProxy
     from test_coordinator.proxy.runner import ProxySpec, run_proxy_command, serve_proxies
     from test_coordinator.proxy.server import DEFAULT_CONTROL_PORT, ProxyServer
@@ -51,6 +51,7 @@ _HOME = {
     "ServerInfo": "client",
     "Stream": "toxics",
     "Toxic": "toxics",
+    "ToxicHeld": "errors",
     "format_address": "addresses",
     "parse_address": "addresses",
     "run_proxy_command": "runner",
@@ -74,6 +75,7 @@ __all__ = [
     "ServerInfo",
     "Stream",
     "Toxic",
+    "ToxicHeld",
     "format_address",
     "parse_address",
     "run_proxy_command",

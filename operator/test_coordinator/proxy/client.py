@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from test_coordinator.proxy.errors import ProxyControlError
+from test_coordinator.proxy.errors import ProxyControlError, ToxicHeld
 from test_coordinator.proxy.toxics import DEFAULT_LEASE_SECONDS, Toxic
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "HeldToxic", "ProxyControl", "ProxyInfo", "ServerInfo"]
@@ -159,9 +159,15 @@ class ProxyControl:
         attributes: Mapping[str, int] | None = None,
         toxicity: float | None = None,
         lease_seconds: float | None = None,
+        holder: str | None = None,
     ) -> Toxic:
         """Change what is given; on a proxy with leases, any update renews the toxic's lease."""
-        fields = {"attributes": attributes, "toxicity": toxicity, "lease_seconds": lease_seconds}
+        fields = {
+            "attributes": attributes,
+            "toxicity": toxicity,
+            "lease_seconds": lease_seconds,
+            "holder": holder,
+        }
         body = {key: value for key, value in fields.items() if value is not None}
         answer = await self._request("POST", f"/proxies/{proxy}/toxics/{name}", body)
         return Toxic.from_json(answer)
@@ -174,10 +180,15 @@ class ProxyControl:
                 raise
 
     def hold(
-        self, proxy: str, toxic: Toxic, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
+        self,
+        proxy: str,
+        toxic: Toxic,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        holder: str | None = None,
     ) -> HeldToxic:
         """The toxic, set on entering and renewed until exit (or ``start`` and ``stop``)."""
-        return HeldToxic(self, proxy, toxic, lease_seconds=lease_seconds)
+        return HeldToxic(self, proxy, toxic, lease_seconds=lease_seconds, holder=holder)
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -222,13 +233,19 @@ class HeldToxic:
     """
 
     def __init__(
-        self, control: ProxyControl, proxy: str, toxic: Toxic, *, lease_seconds: float
+        self,
+        control: ProxyControl,
+        proxy: str,
+        toxic: Toxic,
+        *,
+        lease_seconds: float,
+        holder: str | None = None,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be above 0, got {lease_seconds}")
         self.control = control
         self.proxy = proxy
-        self.toxic = replace(toxic, lease_seconds=lease_seconds)
+        self.toxic = replace(toxic, lease_seconds=lease_seconds, holder=holder)
         self.leased: bool | None = None
         self.renewals = 0
         self._renewing: asyncio.Task[None] | None = None
@@ -257,8 +274,12 @@ class HeldToxic:
         return answered
 
     async def _take_over(self, toxic: Toxic) -> Toxic:
-        """A toxic of this name is there already (a holder that died, say): make it this one."""
+        """A toxic of this name is there already: make it this one if its holder is this one
+        (a runner that died and came back) or unknown (set by hand, or by Toxiproxy, which
+        keeps no holder); another holder's waits for it to go (its revert, or its lease)."""
         existing = await self.control.toxic(self.proxy, toxic.name)
+        if existing.holder is not None and existing.holder != toxic.holder:
+            raise ToxicHeld(self.control.url, self.proxy, toxic.name, holder=existing.holder)
         if (existing.type, existing.stream) != (toxic.type, toxic.stream):
             raise ProxyControlError(
                 self.control.url,
@@ -274,6 +295,7 @@ class HeldToxic:
             attributes=toxic.attributes,
             toxicity=toxic.toxicity,
             lease_seconds=toxic.lease_seconds,
+            holder=toxic.holder,
         )
 
     async def stop(self) -> None:

@@ -10,8 +10,10 @@ with their attributes (all non-negative integers, as in Toxiproxy):
   open with its data held until the toxic goes (a blackhole);
 - ``reset_peer``: the connection is reset (TCP RST) ``timeout`` ms after the toxic meets it.
 
-The extension, ignored by Toxiproxy itself: ``lease_seconds``, after which the proxy removes the
-toxic unless it was updated (renewed) meanwhile, so that a client that dies leaves none behind.
+The extensions, ignored by Toxiproxy itself: ``lease_seconds``, after which the proxy removes the
+toxic unless it was updated (renewed) meanwhile, so that a client that dies leaves none behind;
+and ``holder``, who set it (a scenario run), so that another holder finding it there waits for
+it to go instead of taking it over and cutting it short.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
 Stream = Literal["upstream", "downstream"]
 STREAMS: tuple[Stream, ...] = ("upstream", "downstream")
 
+MAX_HOLDER = 256
 DEFAULT_LEASE_SECONDS = 10.0
 """How long a toxic the coordinator sets outlives the coordinator, unless renewed."""
 
@@ -63,6 +66,7 @@ class Toxic:
     toxicity: float = 1.0
     attributes: Mapping[str, int] = field(default_factory=dict)
     lease_seconds: float | None = None
+    holder: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name:  # Toxiproxy's default name
@@ -135,12 +139,14 @@ class Toxic:
         }
         if self.lease_seconds is not None:
             document["lease_seconds"] = self.lease_seconds
+        if self.holder is not None:
+            document["holder"] = self.holder
         return document
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Toxic:
         """A toxic as a server answered it; lenient, as a client of either server must be."""
-        lease = document.get("lease_seconds")
+        lease, holder = document.get("lease_seconds"), document.get("holder")
         return cls(
             type=str(document.get("type", "")),
             name=str(document.get("name", "")),
@@ -148,6 +154,7 @@ class Toxic:
             toxicity=float(document.get("toxicity", 1.0)),
             attributes={str(k): v for k, v in (document.get("attributes") or {}).items()},
             lease_seconds=float(lease) if isinstance(lease, int | float) else None,
+            holder=holder if isinstance(holder, str) else None,
         )
 
 
@@ -172,11 +179,12 @@ def parse_toxic(document: object) -> Toxic:
         toxicity=_toxicity(document.get("toxicity", 1.0)),
         attributes=_attributes(toxic_type, document.get("attributes"), base={}),
         lease_seconds=_lease(document.get("lease_seconds")),
+        holder=_holder(document.get("holder")),
     )
 
 
 def parse_toxic_update(toxic: Toxic, document: object) -> Toxic:
-    """``toxic`` with what an update changes: attributes given, toxicity, lease length.
+    """``toxic`` with what an update changes: attributes given, toxicity, lease length, holder.
 
     As in Toxiproxy, what the body leaves out keeps its value; name, type and stream stay.
     """
@@ -191,6 +199,8 @@ def parse_toxic_update(toxic: Toxic, document: object) -> Toxic:
         changes["toxicity"] = _toxicity(document["toxicity"])
     if document.get("lease_seconds") is not None:
         changes["lease_seconds"] = _lease(document["lease_seconds"])
+    if document.get("holder") is not None:
+        changes["holder"] = _holder(document["holder"])
     return replace(toxic, **changes)
 
 
@@ -208,6 +218,17 @@ def _lease(value: object) -> float | None:
             f"bad request body: lease_seconds: expected a number of seconds above 0, got {value!r}"
         )
     return float(value)  # type: ignore[arg-type]
+
+
+def _holder(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_HOLDER:
+        raise _invalid(
+            f"bad request body: holder: expected a string of 1 to {MAX_HOLDER} characters, "
+            f"got {str(value)[:40]!r}"
+        )
+    return value
 
 
 def _attributes(toxic_type: str, value: object, *, base: Mapping[str, int]) -> dict[str, int]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ class PlatformChoice:
 
     def for_run(self, scenario: ChaosScenario, path: Path) -> Platform:
         if self.name == "compose":
-            return self._compose()
+            return self._compose(holder=f"{scenario.metadata.name} (serve, pid {os.getpid()})")
         return platform_for(scenario, path, log_dir=self.log_dir)
 
     def for_undo(self) -> Platform | None:
@@ -31,8 +32,8 @@ class PlatformChoice:
     def journal_key(self) -> str | None:
         return self._compose().journal_key() if self.name == "compose" else None
 
-    def _compose(self) -> Platform:
+    def _compose(self, holder: str | None = None) -> Platform:
         from test_coordinator.platforms.compose import ComposePlatform  # the Docker SDK
 
         assert self.project is not None
-        return ComposePlatform(self.project)
+        return ComposePlatform(self.project, holder=holder)

@@ -11,7 +11,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from test_coordinator.proxy import FaultProxy, ProxyControl, ProxyControlError, ProxyServer, Toxic
+from test_coordinator.proxy import (
+    FaultProxy,
+    ProxyControl,
+    ProxyControlError,
+    ProxyServer,
+    Toxic,
+    ToxicHeld,
+)
 
 from tests.integration.proxy.conftest import Upstream, close, connect, eventually, round_trip
 
@@ -162,6 +169,21 @@ async def test_hold_takes_over_a_toxic_of_its_name_left_behind(
         [toxic] = proxy.toxics
         assert (toxic.attributes["latency"], toxic.lease_seconds) == (300, 5.0)
     assert proxy.toxics == []
+
+
+async def test_hold_waits_for_a_toxic_of_its_name_held_by_another_holder(
+    proxy: FaultProxy, control: ProxyControl
+) -> None:
+    async with control.hold("svc", Toxic.latency(300, name="slow"), holder="run a"):
+        with pytest.raises(ToxicHeld, match="toxic slow on proxy svc is held by run a"):
+            await control.hold("svc", Toxic.latency(10, name="slow"), holder="run b").start()
+        [toxic] = proxy.toxics  # the first one's, as it set it: not cut short, not changed
+        assert (toxic.attributes["latency"], toxic.holder) == (300, "run a")
+        async with control.hold("svc", Toxic.latency(20, name="slow"), holder="run a"):
+            assert proxy.toxics[0].attributes["latency"] == 20  # its own: taken over
+    assert proxy.toxics == []
+    async with control.hold("svc", Toxic.latency(10, name="slow"), holder="run b"):
+        assert proxy.toxics[0].holder == "run b"  # gone: the other may set it now
 
 
 async def test_hold_refuses_a_toxic_of_its_name_that_does_something_else(

@@ -27,6 +27,15 @@ def test_the_lease_is_written_only_when_there_is_one() -> None:
     assert "lease_seconds" not in Toxic.timeout().to_json()
 
 
+def test_the_holder_is_kept_and_an_update_may_change_it() -> None:
+    toxic = parse_toxic({"type": "timeout", "name": "cut", "holder": "ChaosScenario ns/a"})
+    assert toxic.to_json()["holder"] == "ChaosScenario ns/a"
+    assert Toxic.from_json(toxic.to_json()) == toxic
+    assert parse_toxic_update(toxic, {"lease_seconds": 3}).holder == "ChaosScenario ns/a"
+    assert parse_toxic_update(toxic, {"holder": "b"}).holder == "b"
+    assert "holder" not in Toxic.timeout().to_json()
+
+
 def test_constructors_match_the_documents() -> None:
     assert (
         Toxic.latency(500, 20, stream="upstream").to_json()
@@ -67,6 +76,9 @@ def test_an_update_changes_what_it_names_and_keeps_the_rest() -> None:
         ({"type": "timeout", "toxicity": "all"}, "toxicity: expected a number from 0 to 1"),
         ({"type": "timeout", "lease_seconds": -1}, "lease_seconds: expected a number of seconds"),
         ({"type": "timeout", "lease_seconds": "5s"}, "lease_seconds: expected a number of sec"),
+        ({"type": "timeout", "holder": 7}, "holder: expected a string of 1 to 256 characters"),
+        ({"type": "timeout", "holder": ""}, "holder: expected a string of 1 to 256 characters"),
+        ({"type": "timeout", "holder": "x" * 257}, "holder: expected a string of 1 to 256"),
     ],
 )
 def test_refusals_name_the_field_and_what_was_expected(document: Any, message: str) -> None:

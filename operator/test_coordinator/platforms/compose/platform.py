@@ -58,9 +58,17 @@ class ComposePlatform(Platform):
     name = "compose"
     faults = frozenset({"kill", "restart", "stop", "pause"}) | NETWORK_FAULTS
 
-    def __init__(self, project: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        project: str,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        holder: str | None = None,
+    ) -> None:
+        """``holder``: the run on whose behalf network faults are held (who another scenario
+        waiting for the same proxy is told it waits for)."""
         self.project = project
-        self.network = NetworkFaults(lease_seconds=lease_seconds)
+        self.network = NetworkFaults(lease_seconds=lease_seconds, holder=holder)
         self._api: DockerApi | None = None
         self._executor = ThreadPoolExecutor(_WORKERS, thread_name_prefix=f"compose-{project}")
         self._seen: dict[str, Container] = {}

@@ -113,7 +113,10 @@ class KubernetesPlatform(Platform):
         self.operator_namespace = operator_namespace
         self.holder = holder
         """The ChaosScenario on whose behalf timed faults are held (``HELD_BY``)."""
-        self.network = NetworkFaults(lease_seconds=lease_seconds)
+        self.network = NetworkFaults(
+            lease_seconds=lease_seconds,
+            holder=f"ChaosScenario {namespace}/{holder}" if holder else None,
+        )
         self.reach = reach or _as_it_is
         """Turns a Service's ``host:port`` into one this process can connect to (a fault
         proxy's control API): as it is in the cluster; a test maps it to loopback."""

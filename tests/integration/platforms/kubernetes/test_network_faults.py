@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from lightkube import AsyncClient
 from test_coordinator.engine import run_scenario
-from test_coordinator.platforms.base import Workload
+from test_coordinator.platforms.base import FaultHeld, Workload
 from test_coordinator.platforms.kubernetes import KubernetesPlatform
 from test_coordinator.proxy import FaultProxy, ProxyControl, ProxyServer, Toxic
 from test_coordinator.scenario import Phase, Verdict
@@ -198,6 +199,43 @@ async def test_an_operator_restarted_undoes_a_toxic_from_the_id_alone(
     assert toxics(real_proxy) == []
     gone = await fresh.revert(fault("partition"), Workload("service/no-such-proxy"))
     assert "is gone" in gone
+
+
+async def test_a_proxy_held_by_another_scenario_is_waited_for_not_taken_over(
+    client: AsyncClient, real_proxy: RealProxy
+) -> None:
+    def platform_of(scenario: str) -> KubernetesPlatform:
+        return KubernetesPlatform(client, NS, holder=scenario, reach=real_proxy.reach)
+
+    def held() -> set[tuple[int, str | None]]:
+        return {(t.attributes["latency"], t.holder) for t in real_proxy.server.proxy("grpc").toxics}
+
+    first, second = platform_of("slow-a"), platform_of("slow-b")
+    slow, slower = fault("latency", delay="10ms"), fault("latency", delay="300ms")
+    await first.apply(slow, Workload(PROXY_SERVICE))
+    with pytest.raises(FaultHeld, match=f"held by ChaosScenario {NS}/slow-a"):
+        await second.apply(slower, Workload(PROXY_SERVICE))
+    assert held() == {(10, f"ChaosScenario {NS}/slow-a")}  # not cut short, not changed
+    await first.revert(slow, Workload(PROXY_SERVICE))
+    await second.apply(slower, Workload(PROXY_SERVICE))
+    assert held() == {(300, f"ChaosScenario {NS}/slow-b")}
+    await first.close()
+    await second.close()  # reverts what it still holds
+    assert held() == set()
+
+
+async def test_a_scenario_takes_over_its_own_toxic_left_by_a_dead_operator(
+    client: AsyncClient, real_proxy: RealProxy
+) -> None:
+    async with ProxyControl(f"http://{real_proxy.reach('risk-proxy.trading.svc:8474')}") as api:
+        left = Toxic.latency(10, name="chaos-latency_downstream", lease_seconds=60)
+        await api.add_toxic("grpc", replace(left, holder=f"ChaosScenario {NS}/slow-a"))
+    again = KubernetesPlatform(client, NS, holder="slow-a", reach=real_proxy.reach)
+    await again.apply(fault("latency", delay="300ms"), Workload(PROXY_SERVICE))
+    latencies = {t.attributes["latency"] for t in real_proxy.server.proxy("grpc").toxics}
+    assert latencies == {300}
+    await again.close()
+    assert real_proxy.server.proxy("grpc").toxics == []
 
 
 def scenario(target: dict[str, str], port: str = "grpc") -> dict[str, Any]:
