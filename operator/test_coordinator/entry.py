@@ -1,6 +1,6 @@
 """The ``test-coordinator`` command: a Ctrl-C at any moment ends it with one line and exit 130.
 
-The CLI imports pydantic, rich, grpc, redis and aiohttp (about half a second) and handles SIGINT
+The CLI imports pydantic, rich and more (about half a second) and handles SIGINT
 itself only once a run starts; a Ctrl-C before that, or between runs, would end in a
 KeyboardInterrupt traceback from whatever was loading. So the console script points here: this
 module imports nothing of the tool's, and the CLI is imported, and runs, inside the ``try``.
@@ -8,8 +8,11 @@ module imports nothing of the tool's, and the CLI is imported, and runs, inside 
 
 from __future__ import annotations
 
+import atexit
+import os
 import signal
 import sys
+import threading
 
 __all__ = ["main"]
 
@@ -25,7 +28,25 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:
         return _interrupted()
+    _exit_without_teardown(code)
     return code
+
+
+def _exit_without_teardown(code: int) -> None:
+    """Exit now, skipping the interpreter's teardown: freeing every object of pydantic, aiohttp
+    and rich one by one takes a quarter of a second after the work is done (measured: 0.25 s of
+    a 2.3 s run). What an exit must still do is done: the exit handlers run (logging's flush,
+    the libraries' own), and the output is flushed. Not while a thread other than a daemon is
+    alive: its work is not done (a thread pool's workers are let go by the normal exit)."""
+    if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # closed, or a pipe nobody reads any more: as the interpreter would shrug
+    os._exit(code)
 
 
 def _interrupted() -> int:

@@ -79,7 +79,12 @@ class SpecModel(BaseModel):
     integer), as an API server would refuse it. Enums still take their names as strings."""
 
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        strict=True,
+        defer_build=True,
     )
 
 
