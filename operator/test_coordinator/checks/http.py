@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import aiohttp
-
 from test_coordinator.checks.base import (
     Observation,
     ProbeContext,
@@ -16,6 +14,7 @@ from test_coordinator.checks.base import (
     resolve,
     short,
 )
+from test_coordinator.checks.http_request import HttpFailure, request
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import HttpProbe
 
@@ -29,28 +28,28 @@ async def observe_http(spec: HttpProbe, ctx: ProbeContext) -> Observation:
         path = spec.path if spec.path.startswith("/") else f"/{spec.path}"
         urls = [f"http://{endpoint}{path}" for endpoint in await resolve(spec, ctx, "http")]
 
-    async def request(url: str) -> Observation:
+    async def one(url: str) -> Observation:
         return await _request(spec, url)
 
-    return await observe_endpoints(urls, request)
+    return await observe_endpoints(urls, one)
 
 
 async def _request(spec: HttpProbe, url: str) -> Observation:
-    # A session per observation: pooled keep-alive connections would outlive a killed server
-    # and turn a restart into a spurious "server disconnected".
-    async with aiohttp.ClientSession() as session:
-        started = time.perf_counter()
-        try:
-            headers = {} if spec.body is None else {"Content-Type": spec.content_type}
-            async with session.request(
-                spec.method, url, data=spec.body, headers=headers, allow_redirects=False
-            ) as response:
-                body = await response.text(errors="replace") if spec.body_contains else ""
-                status = response.status
-        except aiohttp.ClientError as exc:
-            return failed(_describe_client_error(exc))
-        latency = time.perf_counter() - started
-    return _judge(spec, status, body, latency)
+    started = time.perf_counter()
+    try:
+        answer = await request(
+            spec.method,
+            url,
+            body=spec.body,
+            content_type=spec.content_type,
+            read_body=spec.body_contains is not None,
+        )
+    except HttpFailure as failure:
+        return failed(str(failure))
+    except OSError as error:  # refused, reset, unreachable, a failed DNS lookup or TLS
+        return failed(describe_error(error))
+    latency = time.perf_counter() - started
+    return _judge(spec, answer.status, answer.body, latency)
 
 
 def _judge(spec: HttpProbe, status: int, body: str, latency: float) -> Observation:
@@ -62,14 +61,3 @@ def _judge(spec: HttpProbe, status: int, body: str, latency: float) -> Observati
     if spec.max_latency is not None and latency > spec.max_latency:
         return failed(f"{seen} (max {format_duration(spec.max_latency)})")
     return Observation(passed=True, observed=short(seen))
-
-
-def _describe_client_error(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server disconnected"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        # Refused, unreachable or a failed DNS lookup: the OSError says which.
-        return describe_error(exc.os_error)
-    if isinstance(exc, aiohttp.InvalidURL):
-        return f"invalid URL {str(exc.url)[:80]!r}"
-    return describe_error(exc)

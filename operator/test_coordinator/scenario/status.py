@@ -33,9 +33,7 @@ def utcnow() -> datetime:
 
 class StatusModel(BaseModel):
     # Lenient on input: a status written by a newer version must still load.
-    model_config = ConfigDict(
-        extra="ignore", alias_generator=to_camel, populate_by_name=True, defer_build=True
-    )
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
 
 
 class Phase(StrEnum):

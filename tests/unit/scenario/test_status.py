@@ -1,10 +1,12 @@
-"""kstatus conditions: a lastTransitionTime is the time of a transition, not of a write."""
+"""The status model: a kstatus condition's lastTransitionTime is the time of a transition, not
+of a write; a status is read leniently, also inside the strict scenario document."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from test_coordinator.scenario.status import Condition, carry_transition_times
+from test_coordinator.scenario.model import ChaosScenario
+from test_coordinator.scenario.status import Condition, Phase, Verdict, carry_transition_times
 
 EARLIER = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
@@ -33,3 +35,26 @@ def test_a_condition_that_changes_status_takes_the_new_time() -> None:
 def test_a_condition_seen_for_the_first_time_takes_the_new_time() -> None:
     [carried] = carry_transition_times([ready("True", NOW)], [])
     assert carried.last_transition_time == NOW
+
+
+def test_a_resource_s_status_is_read_leniently_inside_the_strict_scenario() -> None:
+    """The spec is strict (``false`` is no number); a status written back into the document,
+    by this version or a newer one, is read as the status model says: enums from their
+    values, unknown fields ignored."""
+    document = {
+        "apiVersion": "chaos.tse.dev/v1alpha1",
+        "kind": "ChaosScenario",
+        "metadata": {"name": "ran"},
+        "spec": {
+            "targets": {"api": {"selector": {"app": "api"}}},
+            "steps": [{"name": "crash", "fault": {"kill": {"target": "api"}}}],
+        },
+        "status": {"phase": "Failed", "verdict": "Fail", "recoverySeconds": 12, "newer": 1},
+    }
+    status = ChaosScenario.model_validate(document).status
+    assert status is not None
+    assert (status.phase, status.verdict, status.recovery_seconds) == (
+        Phase.FAILED,
+        Verdict.FAIL,
+        12.0,
+    )
