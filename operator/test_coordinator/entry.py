@@ -9,6 +9,7 @@ module imports nothing of the tool's, and the CLI is imported, and runs, inside 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -42,10 +43,9 @@ def _exit_without_teardown(code: int) -> None:
         return
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        # Closed, or a pipe nobody reads any more: the interpreter would shrug too.
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass  # closed, or a pipe nobody reads any more: as the interpreter would shrug
     os._exit(code)
 
 
