@@ -226,6 +226,20 @@ def test_validate_accepts_every_shipped_scenario() -> None:
     assert result.stdout.count("valid") == len(scenarios)
 
 
+def test_validate_checks_network_faults_against_a_compose_file(tmp_path: Path) -> None:
+    slow = Path("scenarios/compose/risk-monitor-slow.yaml")
+    assert run_cli("validate", slow, "--compose-file", "compose.yaml").returncode == 0
+    unproxied = tmp_path / "compose.yaml"
+    text = Path("compose.yaml").read_text()
+    unproxied.write_text(text.replace("chaos.tse.dev/proxy-for: risk-monitor", "tier: proxy"))
+    result = run_cli("validate", slow, "--compose-file", unproxied)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        f"invalid {slow}: spec.steps[0].fault.latency.port: no fault proxy fronts port grpc of "
+        "compose service risk-monitor" in result.stdout + result.stderr
+    )
+
+
 def test_help_lists_the_commands() -> None:
     result = run_cli("--help")
     assert result.returncode == 0

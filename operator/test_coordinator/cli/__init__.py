@@ -99,6 +99,12 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
 
     validate = add("validate", "files:validate_command", "check scenario files without running")
     validate.add_argument("paths", type=Path, nargs="+", help="files or directories")
+    validate.add_argument(
+        "--compose-file",
+        type=Path,
+        metavar="FILE",
+        help="also check each network fault against the fault proxies of this compose file",
+    )
 
     demo = add(
         "demo",

@@ -33,10 +33,17 @@ def validate_command(args: argparse.Namespace, console: Console) -> int:
             annotation = scenario.metadata.annotations.get(STACK_ANNOTATION)
             if annotation is not None:  # the bundled demo stack needs no checking
                 # The stack it names, and every network fault on a port a proxy fronts
-                # there. (Other scenarios may be for compose or Kubernetes, whose runs check
-                # that as they start.)
+                # there. (Other scenarios may be for compose, checked with --compose-file, or
+                # for Kubernetes, whose runs check that as they start.)
                 stack = stack_for_scenario(path, annotation=annotation, override=None)
                 if problems := network_fault_problems(scenario.spec, stack):
+                    raise ScenarioInvalid([f"{path}: {problem}" for problem in problems])
+            if args.compose_file is not None:
+                from test_coordinator.platforms.compose.compose_file import (
+                    network_fault_problems as compose_problems,
+                )
+
+                if problems := compose_problems(scenario.spec, args.compose_file):
                     raise ScenarioInvalid([f"{path}: {problem}" for problem in problems])
         except ScenarioInvalid as error:
             console.print(error_line(error, "invalid"))

@@ -251,7 +251,7 @@ class ComposePlatform(Platform):
             if isinstance(port, str)
             else next((name for name, number in declared.items() if number == str(port)), None)
         )
-        if name is None or name in fronted_ports(container):  # a proxy's own port
+        if name is None or name in fronted_ports(container.labels):  # a proxy's own port
             return container, port
         proxies = proxies_of(container.service, name, self._seen.values())
         return (proxies[0], name) if proxies else (container, port)

@@ -20,7 +20,7 @@ platform, so that what a scenario observes is what the services see.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from test_coordinator.platforms.compose.containers import PORT_LABEL_PREFIX, Container, endpoint
 
@@ -39,11 +39,11 @@ PROXY_PORTS_LABEL = "chaos.tse.dev/proxy-ports"
 CONTROL_PORT = "control"
 
 
-def fronted_ports(proxy: Container) -> list[str]:
-    """The names of the ports a proxy container fronts (none if it is not a proxy)."""
-    if PROXY_FOR_LABEL not in proxy.labels:
+def fronted_ports(labels: Mapping[str, str]) -> list[str]:
+    """The names of the ports a proxy container (its ``labels``) fronts; none if no proxy."""
+    if PROXY_FOR_LABEL not in labels:
         return []
-    listed = proxy.labels.get(PROXY_PORTS_LABEL, "")
+    listed = labels.get(PROXY_PORTS_LABEL, "")
     return [port.strip() for port in listed.split(",") if port.strip()]
 
 
@@ -52,7 +52,8 @@ def proxies_of(service: str, port: str, containers: Iterable[Container]) -> list
     return [
         container
         for container in containers
-        if container.labels.get(PROXY_FOR_LABEL) == service and port in fronted_ports(container)
+        if container.labels.get(PROXY_FOR_LABEL) == service
+        and port in fronted_ports(container.labels)
     ]
 
 
