@@ -43,8 +43,10 @@ if TYPE_CHECKING:  # the client (aiohttp) loads when a network fault is first ap
     from test_coordinator.proxy.client import HeldToxic, ProxyControl
 
 __all__ = [
+    "CONTROL_PORT",
     "DEFAULT_LEASE_SECONDS",
     "NETWORK_FAULTS",
+    "PROXY_FOR_LABEL",
     "TOXIC_PREFIX",
     "NetworkFaults",
     "ProxyAt",
@@ -55,6 +57,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TOXIC_PREFIX = "chaos-"
+PROXY_FOR_LABEL = "chaos.tse.dev/proxy-for"
+"""On a proxy (container or Service): the service whose ports it fronts."""
+CONTROL_PORT = "control"
+"""The proxy's port (label or Service port) that serves its control API."""
 
 
 @dataclass(frozen=True)

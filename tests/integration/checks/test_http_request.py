@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from test_coordinator.checks.http_request import MAX_BODY, HttpFailure, request
 
-from tests.integration.checks.test_observe import run
+from tests.integration.checks.test_observe import run, serving
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -75,15 +75,8 @@ async def chunked_server() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/chunked", chunked)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as address:
+        yield address
 
 
 async def test_a_chunked_body_is_read_whole(chunked_server: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -130,12 +131,9 @@ async def _slow(request: web.Request) -> web.Response:
     return web.Response(text="late")
 
 
-@pytest.fixture
-async def http_server() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_get("/ok", _ok)
-    app.router.add_get("/down", _down)
-    app.router.add_get("/slow", _slow)
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """``app`` served on a free loopback port: its ``host:port``."""
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -145,6 +143,16 @@ async def http_server() -> AsyncIterator[str]:
         yield f"{host}:{port}"
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def http_server() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/ok", _ok)
+    app.router.add_get("/down", _down)
+    app.router.add_get("/slow", _slow)
+    async with serving(app) as address:
+        yield address
 
 
 async def _ok(request: web.Request) -> web.Response:

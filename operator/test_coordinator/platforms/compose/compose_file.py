@@ -9,11 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from test_coordinator.errors import ScenarioInvalid
-from test_coordinator.platforms.compose.proxies import (
-    PROXY_FOR_LABEL,
-    fronted_ports,
-    missing_proxy,
-)
+from test_coordinator.platforms.compose.proxies import fronts, missing_proxy
 from test_coordinator.scenario.model import ScenarioSpec
 from test_coordinator.scenario.reading import read_yaml
 
@@ -68,10 +64,6 @@ def network_fault_problems(spec: ScenarioSpec, path: Path) -> list[str]:
                 f"(selector {dict(selector)})"
             )
         for service in chosen:
-            fronted = any(
-                labels.get(PROXY_FOR_LABEL) == service and params.port in fronted_ports(labels)
-                for labels in services.values()
-            )
-            if not fronted:
+            if not any(fronts(labels, service, params.port) for labels in services.values()):
                 problems.append(f"{where}.port: {missing_proxy(service, params.port)} ({path})")
     return problems

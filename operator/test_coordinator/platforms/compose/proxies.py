@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from test_coordinator.platforms.compose.containers import PORT_LABEL_PREFIX, Container, endpoint
+from test_coordinator.platforms.network import CONTROL_PORT, PROXY_FOR_LABEL
 
 __all__ = [
     "CONTROL_PORT",
@@ -30,13 +31,12 @@ __all__ = [
     "PROXY_PORTS_LABEL",
     "control_url",
     "fronted_ports",
+    "fronts",
     "missing_proxy",
     "proxies_of",
 ]
 
-PROXY_FOR_LABEL = "chaos.tse.dev/proxy-for"
 PROXY_PORTS_LABEL = "chaos.tse.dev/proxy-ports"
-CONTROL_PORT = "control"
 
 
 def fronted_ports(labels: Mapping[str, str]) -> list[str]:
@@ -47,14 +47,14 @@ def fronted_ports(labels: Mapping[str, str]) -> list[str]:
     return [port.strip() for port in listed.split(",") if port.strip()]
 
 
+def fronts(labels: Mapping[str, str], service: str, port: str) -> bool:
+    """Whether a proxy container (its ``labels``) is in front of ``port`` of ``service``."""
+    return labels.get(PROXY_FOR_LABEL) == service and port in fronted_ports(labels)
+
+
 def proxies_of(service: str, port: str, containers: Iterable[Container]) -> list[Container]:
     """The proxy containers in front of ``port`` of the compose service ``service``."""
-    return [
-        container
-        for container in containers
-        if container.labels.get(PROXY_FOR_LABEL) == service
-        and port in fronted_ports(container.labels)
-    ]
+    return [container for container in containers if fronts(container.labels, service, port)]
 
 
 def control_url(proxy: Container) -> str:

@@ -26,6 +26,8 @@ from collections.abc import Iterable
 
 from lightkube.resources.core_v1 import Service
 
+from test_coordinator.platforms.network import CONTROL_PORT, PROXY_FOR_LABEL
+
 __all__ = [
     "CONTROL_PORT",
     "PROXY_FOR_LABEL",
@@ -34,9 +36,6 @@ __all__ = [
     "port_number",
     "proxies_of",
 ]
-
-PROXY_FOR_LABEL = "chaos.tse.dev/proxy-for"
-CONTROL_PORT = "control"
 
 
 def _labels(service: Service) -> dict[str, str]:
