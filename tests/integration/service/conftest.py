@@ -76,13 +76,7 @@ class Service:
         return {"chaos.tse.dev/local-stack": "../stack.yaml"}
 
     def status(self, path: Path) -> dict[str, Any]:
-        """The status written back into ``path`` (empty while none is)."""
-        try:
-            data = YAML(typ="safe").load(path.read_text())
-        except (OSError, ValueError):
-            return {}
-        status = (data or {}).get("status") if isinstance(data, dict) else None
-        return status if isinstance(status, dict) else {}
+        return status_of(path)
 
     def stop(self, *, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:
@@ -97,6 +91,16 @@ class Service:
     def crash(self) -> None:
         self.proc.kill()
         self.proc.wait()
+
+
+def status_of(path: Path) -> dict[str, Any]:
+    """The status written back into ``path`` (empty while none is)."""
+    try:
+        data = YAML(typ="safe").load(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    status = (data or {}).get("status") if isinstance(data, dict) else None
+    return status if isinstance(status, dict) else {}
 
 
 def yaml_text(document: Any) -> str:

@@ -4,44 +4,21 @@ into it; a service killed mid-pause leaves a journal that the next one repairs."
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
 
 from tests.conftest import free_port
 from tests.documents import scenario_document
 from tests.integration.platforms.compose.projects import ComposeProject, requires_engine
+from tests.integration.service.conftest import status_of, until, yaml_text
 
 pytestmark = requires_engine
 
 CLI = [sys.executable, "-m", "test_coordinator.cli"]
-
-
-def until(condition: Callable[[], Any], *, within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not true within {within}s: {what}"
-        time.sleep(0.1)
-
-
-def status_of(path: Path) -> dict[str, Any]:
-    try:
-        data = YAML(typ="safe").load(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return (data or {}).get("status") or {}
 
 
 def pause_gateway(name: str, duration: str) -> str:
@@ -63,9 +40,7 @@ def pause_gateway(name: str, duration: str) -> str:
         ],
         "timeout": "10m",
     }
-    out = io.StringIO()
-    YAML(typ="safe", pure=True).dump(scenario_document(name, spec), out)
-    return "# saved into the watched directory\n" + out.getvalue()
+    return "# saved into the watched directory\n" + yaml_text(scenario_document(name, spec))
 
 
 def healthy(port: int) -> bool:
