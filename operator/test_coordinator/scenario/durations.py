@@ -10,7 +10,7 @@ a run waits for is longer, and a longer number is a typo (400 nines would read a
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
@@ -67,13 +67,9 @@ def _plain(number: float) -> str:
     return f"{number:.6f}".rstrip("0").rstrip(".")
 
 
-def _validate(value: Any) -> float:
-    return parse_duration(value)
-
-
 Duration = Annotated[
     float,
-    BeforeValidator(_validate),
+    BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "maxLength": MAX_DURATION_TEXT}),
 ]

@@ -9,7 +9,7 @@ Toxiproxy counts), binary ones powers of 1024 (``KiB``). Digits are ASCII only, 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
@@ -78,13 +78,9 @@ def format_rate(bytes_per_second: float) -> str:
     return f"{number}B/s"
 
 
-def _validate(value: Any) -> float:
-    return parse_rate(value)
-
-
 Rate = Annotated[
     float,
-    BeforeValidator(_validate),
+    BeforeValidator(parse_rate),
     PlainSerializer(format_rate, return_type=str),
     WithJsonSchema({"type": "string", "pattern": RATE_PATTERN, "maxLength": MAX_RATE_TEXT}),
 ]
