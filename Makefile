@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# An editable install is not byte-compiled; under PYTHONDONTWRITEBYTECODE nothing ever is.
+	$(BIN)/python -m compileall -q operator >/dev/null
 	touch $(STAMP)
 
 # The system packages the demo and the tests need: redis-server, and PostgreSQL's server (the

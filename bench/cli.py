@@ -233,8 +233,19 @@ def verdict(value: float, goal: float) -> str:
     return "met" if value <= goal else "NOT MET"
 
 
+def byte_compile_ours() -> None:
+    """Byte-compile the package, as installing a wheel does (and as Chaos Toolkit's scratch
+    install is): an editable install under PYTHONDONTWRITEBYTECODE=1, as on this machine, never
+    writes them, and every start would compile each module again (0.2 s of a run, measured)."""
+    compiled = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "operator")], capture_output=True
+    )
+    assert compiled.returncode == 0, compiled.stderr.decode(errors="replace")
+
+
 def main() -> None:
     print("CLI beside Chaos Toolkit (bench/cli.py):")
+    byte_compile_ours()
     chaos, version = chaos_toolkit()
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as scratch:
         directory = Path(scratch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -32,8 +32,16 @@ def utcnow() -> datetime:
 
 
 class StatusModel(BaseModel):
-    # Lenient on input: a status written by a newer version must still load.
-    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+    # Lenient on input: a status written by a newer version must still load. ``strict=False``
+    # said, not left to the default: built on first use inside the strict scenario, the status
+    # would take the scenario's strictness (``defer_build``: start-up time, see SpecModel).
+    model_config = ConfigDict(
+        extra="ignore",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        strict=False,
+        defer_build=True,
+    )
 
 
 class Phase(StrEnum):
@@ -66,6 +74,13 @@ class When(StrEnum):
     AUDIT = "audit"
 
 
+LENIENT = Field(strict=False)
+"""For an enum field of the status. An enum that more than one field uses becomes a shared
+definition, which pydantic-core builds with the outermost model's config: inside the strict
+scenario document the status's own ``strict=False`` does not reach it; said on the field, it
+does."""
+
+
 class Condition(StatusModel):
     """kstatus style: ``Reconciling``, ``Ready``, ``Stalled``."""
 
@@ -95,7 +110,7 @@ def carry_transition_times(
 
 class StepStatus(StatusModel):
     name: str
-    phase: Phase = Phase.PENDING
+    phase: Annotated[Phase, LENIENT] = Phase.PENDING
     started_at: datetime | None = None
     finished_at: datetime | None = None
     message: str = ""
@@ -103,7 +118,7 @@ class StepStatus(StatusModel):
 
 class CheckStatus(StatusModel):
     name: str
-    when: When
+    when: Annotated[When, LENIENT]
     step: str | None = None
     passed: bool
     observed: str = Field(default="", description="what the last deciding observation saw")
@@ -126,7 +141,7 @@ class CheckSamples(StatusModel):
     """One check's observations over time, for the report's timeline chart."""
 
     name: str
-    when: When
+    when: Annotated[When, LENIENT]
     step: str | None = None
     offsets: list[float] = Field(description="seconds from the run's start to each observation")
     passed: str = Field(description="one character per observation: 1 passed, 0 failed")
@@ -153,16 +168,16 @@ class FaultStatus(StatusModel):
 
 class RunSummary(StatusModel):
     run_id: str
-    phase: Phase
-    verdict: Verdict | None = None
+    phase: Annotated[Phase, LENIENT]
+    verdict: Annotated[Verdict, LENIENT] | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     recovery_seconds: float | None = None
 
 
 class ScenarioStatus(StatusModel):
-    phase: Phase = Phase.PENDING
-    verdict: Verdict | None = None
+    phase: Annotated[Phase, LENIENT] = Phase.PENDING
+    verdict: Annotated[Verdict, LENIENT] | None = None
     observed_generation: int | None = None
     run_id: str | None = None
     started_at: datetime | None = None

@@ -3,10 +3,16 @@ of a write; a status is read leniently, also inside the strict scenario document
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from test_coordinator.scenario.model import ChaosScenario
-from test_coordinator.scenario.status import Condition, Phase, Verdict, carry_transition_times
+from test_coordinator.scenario.status import (
+    Condition,
+    Phase,
+    Verdict,
+    When,
+    carry_transition_times,
+)
 
 EARLIER = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
@@ -49,7 +55,26 @@ def test_a_resource_s_status_is_read_leniently_inside_the_strict_scenario() -> N
             "targets": {"api": {"selector": {"app": "api"}}},
             "steps": [{"name": "crash", "fault": {"kill": {"target": "api"}}}],
         },
-        "status": {"phase": "Failed", "verdict": "Fail", "recoverySeconds": 12, "newer": 1},
+        "status": {
+            "phase": "Failed",
+            "verdict": "Fail",
+            "recoverySeconds": 12,
+            "newer": 1,
+            # Nested, and enums that more than one field uses (shared definitions in the schema).
+            "steps": [{"name": "crash", "phase": "Succeeded", "startedAt": "2026-01-01T12:00:00Z"}],
+            "checks": [{"name": "up", "when": "after", "passed": False}],
+            "samples": [{"name": "up", "when": "after", "offsets": [0.5], "passed": "0"}],
+            "faults": [
+                {
+                    "step": "crash",
+                    "target": "api",
+                    "workload": "api-0",
+                    "action": "kill",
+                    "appliedAt": "2026-01-01T12:00:01Z",
+                }
+            ],
+            "history": [{"runId": "r1", "phase": "Succeeded", "verdict": "Pass"}],
+        },
     }
     status = ChaosScenario.model_validate(document).status
     assert status is not None
@@ -58,3 +83,7 @@ def test_a_resource_s_status_is_read_leniently_inside_the_strict_scenario() -> N
         Verdict.FAIL,
         12.0,
     )
+    assert (status.steps[0].phase, status.steps[0].started_at) == (Phase.SUCCEEDED, EARLIER)
+    assert (status.checks[0].when, status.samples[0].when) == (When.AFTER, When.AFTER)
+    assert status.faults[0].applied_at == EARLIER + timedelta(seconds=1)
+    assert (status.history[0].phase, status.history[0].verdict) == (Phase.SUCCEEDED, Verdict.PASS)
