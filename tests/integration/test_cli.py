@@ -397,10 +397,10 @@ SCRIPT = Path(sys.executable).with_name("test-coordinator")
 INTERRUPT_POINTS = [
     ("argparse", 0.0),
     ("asyncio", 0.0),
-    ("rich", 0.0),
     ("pydantic", 0.0),
     ("ruamel.yaml", 0.0),
     ("test_coordinator.engine", 0.0),
+    ("test_coordinator.platforms.local.stack", 0.0),
     ("test_coordinator.cli", 0.0),
     ("test_coordinator.cli", 0.3),
     ("test_coordinator.cli", 0.8),

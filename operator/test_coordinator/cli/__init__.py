@@ -29,6 +29,7 @@ from test_coordinator.cli.options import (
     lease,
     option,
 )
+from test_coordinator.entry import started
 from test_coordinator.errors import TestCoordinatorError
 
 __all__ = ["main"]
@@ -50,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = text_console()
     module, _, function = args.command.partition(":")
     command = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    started()
     try:
         code: int = command(args, console)
     except TestCoordinatorError as error:

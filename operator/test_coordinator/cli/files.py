@@ -7,11 +7,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
-
 from test_coordinator.cli.printing import error_line, stderr
 from test_coordinator.errors import ScenarioInvalid
-from test_coordinator.report.text import styled
+from test_coordinator.report.text import Printer, styled
 from test_coordinator.scenario.loading import load_scenario
 from test_coordinator.scenario.model import KIND
 from test_coordinator.scenario.reading import read_yaml
@@ -19,7 +17,7 @@ from test_coordinator.scenario.reading import read_yaml
 __all__ = ["get_command", "scenario_files", "validate_command"]
 
 
-def validate_command(args: argparse.Namespace, console: Console) -> int:
+def validate_command(args: argparse.Namespace, console: Printer) -> int:
     from test_coordinator.platforms.local.stack import (
         STACK_ANNOTATION,
         network_fault_problems,
@@ -62,7 +60,7 @@ def validate_command(args: argparse.Namespace, console: Console) -> int:
     return code
 
 
-def get_command(args: argparse.Namespace, console: Console) -> int:
+def get_command(args: argparse.Namespace, console: Printer) -> int:
     if args.server is not None:
         from test_coordinator.service.commands import remote_get
 

@@ -11,13 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
 from test_coordinator.cli.options import history_url
 from test_coordinator.cli.printing import stderr
 from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.history.config import HistoryUrl
-from test_coordinator.report.text import styled
+from test_coordinator.report.text import Printer, styled
 
 if TYPE_CHECKING:
     from test_coordinator.history import RunRecord, Trend
@@ -27,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["history_command", "record_history", "stored_run"]
 
 
-def history_command(args: argparse.Namespace, console: Console) -> int:
+def history_command(args: argparse.Namespace, console: Printer) -> int:
     url = history_url(args)
     if url is None:
         raise ScenarioInvalid("history: the history is off (--history off, or in the environment)")
@@ -90,7 +88,7 @@ def record_history(
     url: HistoryUrl,
     args: argparse.Namespace,
     results: Sequence[tuple[ChaosScenario, ScenarioStatus, Path]],
-    console: Console,
+    console: Printer,
 ) -> None:
     """Each finished run into the history; a history that fails says so in one line and
     changes nothing else (the exit code is the run's)."""

@@ -6,21 +6,20 @@ import argparse
 import os
 import sys
 
-from rich.console import Console
-
 from test_coordinator.cli.options import history_url
+from test_coordinator.report.text import Printer
 
 __all__ = ["crd_command", "operator_command"]
 
 
-def crd_command(args: argparse.Namespace, console: Console) -> int:
+def crd_command(args: argparse.Namespace, console: Printer) -> int:
     from test_coordinator.scenario.crd import render_crd
 
     sys.stdout.write(render_crd())
     return 0
 
 
-def operator_command(args: argparse.Namespace, console: Console) -> int:
+def operator_command(args: argparse.Namespace, console: Printer) -> int:
     from test_coordinator.controller.main import run_operator  # kopf loads for this command only
     from test_coordinator.controller.settings import OperatorSettings
     from test_coordinator.history.config import ENVIRONMENT_VARIABLE

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.text import Text
-
-from test_coordinator.report.text import styled, text_console
+from test_coordinator.report.text import Line, Terminal, styled, text_console
 
 __all__ = ["error_line", "stderr"]
 
 
-def stderr() -> Console:
+def stderr() -> Terminal:
     return text_console(stderr=True)
 
 
-def error_line(error: object, label: str = "error:") -> Text:
+def error_line(error: object, label: str = "error:") -> Line:
     return styled((label, "red"), f" {error}")

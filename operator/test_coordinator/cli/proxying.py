@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
+from test_coordinator.report.text import Printer
 
 __all__ = ["proxy_command"]
 
 
-def proxy_command(args: argparse.Namespace, console: Console) -> int:
+def proxy_command(args: argparse.Namespace, console: Printer) -> int:
     from test_coordinator.proxy import run_proxy_command  # aiohttp loads for this command only
 
     return run_proxy_command(

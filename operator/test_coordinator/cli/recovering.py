@@ -6,12 +6,10 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from rich.console import Console
-
 from test_coordinator.engine.journal_file import Leftover, journal_directory, leftovers, repair
 from test_coordinator.errors import TestCoordinatorError
 from test_coordinator.platforms.base import Platform
-from test_coordinator.report.text import styled
+from test_coordinator.report.text import Printer, styled
 
 __all__ = ["compose_platform", "recover", "recover_command"]
 
@@ -24,7 +22,7 @@ def compose_platform(project: str | None, *, lease: float, holder: str | None = 
     return ComposePlatform(project or project_name(Path()), lease_seconds=lease, holder=holder)
 
 
-async def recover(platform: Platform, leftover: Leftover, console: Console) -> bool:
+async def recover(platform: Platform, leftover: Leftover, console: Printer) -> bool:
     """Undo what a dead runner left; False when something could not be undone."""
     console.print(
         styled(
@@ -39,7 +37,7 @@ async def recover(platform: Platform, leftover: Leftover, console: Console) -> b
     return not any(line.startswith("could not") for line in lines)
 
 
-def recover_command(args: argparse.Namespace, console: Console) -> int:
+def recover_command(args: argparse.Namespace, console: Printer) -> int:
     """Undo the faults of every run whose runner died (compose projects on this engine)."""
 
     async def recover_all() -> int:

@@ -6,11 +6,9 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Console
-
 from test_coordinator.cli.printing import error_line, stderr
 from test_coordinator.errors import ScenarioInvalid, TestCoordinatorError
-from test_coordinator.report.text import styled
+from test_coordinator.report.text import Printer, styled
 from test_coordinator.scenario.model import ChaosScenario
 from test_coordinator.scenario.status import ScenarioStatus
 
@@ -19,7 +17,7 @@ __all__ = ["Results", "report_command", "write_reports", "written"]
 Results = Sequence[tuple[ChaosScenario, ScenarioStatus]]
 
 
-def report_command(args: argparse.Namespace, console: Console) -> int:
+def report_command(args: argparse.Namespace, console: Printer) -> int:
     from test_coordinator.cli.history import stored_run
     from test_coordinator.report.files import read_results
 
@@ -31,7 +29,7 @@ def report_command(args: argparse.Namespace, console: Console) -> int:
     return 0 if write_reports(args, results, console) else TestCoordinatorError.exit_code
 
 
-def write_reports(args: argparse.Namespace, results: Results, console: Console) -> bool:
+def write_reports(args: argparse.Namespace, results: Results, console: Printer) -> bool:
     """The reports for people, and where they went; False when one could not be written."""
     from test_coordinator.report.html_report import write_html
     from test_coordinator.report.markdown import write_markdown

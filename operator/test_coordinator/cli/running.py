@@ -13,39 +13,46 @@ import uuid
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from test_coordinator.cli.files import scenario_files
 from test_coordinator.cli.options import history_url
 from test_coordinator.cli.printing import error_line, stderr
-from test_coordinator.cli.recovering import compose_platform, recover
-from test_coordinator.cli.reports import Results, write_reports, written
-from test_coordinator.engine import Abort, run_scenario
-from test_coordinator.engine.journal_file import JournalFile, journal_directory, leftovers
+from test_coordinator.engine.abort import Abort
 from test_coordinator.errors import TestCoordinatorError
-from test_coordinator.platforms.base import Platform
 from test_coordinator.platforms.local import LocalPlatform, platform_for
 from test_coordinator.platforms.network import DEFAULT_LEASE_SECONDS
-from test_coordinator.report.files import write_json, write_junit
-from test_coordinator.report.status_file import write_status
-from test_coordinator.report.terminal import TerminalObserver, render_suite, render_summary
 from test_coordinator.report.text import styled
 from test_coordinator.scenario.loading import load_scenario
-from test_coordinator.scenario.model import ChaosScenario
 from test_coordinator.scenario.status import Phase, ScenarioStatus
+
+if TYPE_CHECKING:
+    from test_coordinator.cli.reports import Results
+    from test_coordinator.engine.journal_file import JournalFile
+    from test_coordinator.platforms.base import Platform
+    from test_coordinator.report.text import Printer
+    from test_coordinator.scenario.model import ChaosScenario
 
 __all__ = ["demo_command", "run_command"]
 
 EXIT_INTERRUPTED = 130
 _EXIT_BY_PHASE = {Phase.SUCCEEDED: 0, Phase.FAILED: 1, Phase.ABORTED: 1, Phase.INVALID: 2}
 
+AFTER_START = (
+    "test_coordinator.engine.run",
+    "test_coordinator.report.terminal",
+    "test_coordinator.report.files",
+    "test_coordinator.report.status_file",
+    "test_coordinator.cli.reports",
+)
+"""What a run needs only once its services are up: loaded while they start (``_run_on``)."""
 
-def run_command(args: argparse.Namespace, console: Console) -> int:
+
+def run_command(args: argparse.Namespace, console: Printer) -> int:
     return _run_suite(scenario_files(args.paths), args, console)
 
 
-def demo_command(args: argparse.Namespace, console: Console) -> int:
+def demo_command(args: argparse.Namespace, console: Printer) -> int:
     scenario = resources.files("test_coordinator").joinpath("demo/scenario.yaml")
     with resources.as_file(scenario) as path:
         return _run_suite([path], args, console)
@@ -58,6 +65,8 @@ def _lease(args: argparse.Namespace) -> float:
 
 def _platform(scenario: ChaosScenario, path: Path, args: argparse.Namespace) -> Platform:
     if args.platform == "compose":
+        from test_coordinator.cli.recovering import compose_platform
+
         holder = f"{scenario.metadata.name} (run by pid {os.getpid()})"
         return compose_platform(args.project, lease=_lease(args), holder=holder)
     return platform_for(
@@ -65,7 +74,7 @@ def _platform(scenario: ChaosScenario, path: Path, args: argparse.Namespace) -> 
     )
 
 
-def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console) -> int:
+def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Printer) -> int:
     """Run each scenario in turn; the exit code is the worst of them."""
     results: list[tuple[ChaosScenario, ScenarioStatus]] = []
     sources: list[Path] = []
@@ -85,6 +94,8 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
         if code == EXIT_INTERRUPTED:
             break
     if len(files) > 1:
+        from test_coordinator.report.terminal import render_suite
+
         render_suite(console, [(path, code) for path, code in zip(files, codes, strict=False)])
     if results and not _write_results(args, results, console):
         codes.append(TestCoordinatorError.exit_code)
@@ -96,8 +107,11 @@ def _run_suite(files: Sequence[Path], args: argparse.Namespace, console: Console
     return EXIT_INTERRUPTED if EXIT_INTERRUPTED in codes else max(codes, default=0)
 
 
-def _write_results(args: argparse.Namespace, results: Results, console: Console) -> bool:
+def _write_results(args: argparse.Namespace, results: Results, console: Printer) -> bool:
     """Every report asked for, each tried even when another failed; False if one did."""
+    from test_coordinator.cli.reports import write_reports, written
+    from test_coordinator.report.files import write_json, write_junit
+
     machine = [
         written(path, results, write=write)
         for path, write in ((args.json, write_json), (args.junit, write_junit))
@@ -108,7 +122,7 @@ def _write_results(args: argparse.Namespace, results: Results, console: Console)
 
 
 def _run_file(
-    path: Path, args: argparse.Namespace, console: Console, later: Sequence[str]
+    path: Path, args: argparse.Namespace, console: Printer, later: Sequence[str]
 ) -> tuple[int, tuple[ChaosScenario, ScenarioStatus] | None]:
     scenario = load_scenario(path)
     platform = _platform(scenario, path, args)
@@ -122,6 +136,9 @@ def _run_file(
         touched = "everything started was stopped" if platform.owns_stack else "nothing touched"
         console.print(styled(f"interrupted before the run began; {touched}"))
         return EXIT_INTERRUPTED, None
+    from test_coordinator.report.status_file import write_status
+    from test_coordinator.report.terminal import render_summary
+
     if status.phase is not Phase.INVALID:  # an invalid run has only its message, printed below
         render_summary(console, scenario.metadata.name, status)
     if args.write_status:
@@ -135,10 +152,10 @@ def _run_file(
 
 
 async def _run_on(
-    platform: Platform, scenario: ChaosScenario, console: Console, later: Sequence[str] = ()
+    platform: Platform, scenario: ChaosScenario, console: Printer, later: Sequence[str] = ()
 ) -> tuple[ScenarioStatus | None, bool]:
     """Start the platform, run, stop; SIGINT or SIGTERM aborts the run and undoes its faults.
-    The modules ``later`` needs are imported while the run waits on its services."""
+    What the rest needs (``AFTER_START``, and ``later``) is imported while the services start."""
     abort = Abort()
     loop = asyncio.get_running_loop()
     starting = asyncio.current_task()
@@ -155,11 +172,14 @@ async def _run_on(
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, interrupt, signum.name)
-    observer = TerminalObserver(console, scenario=scenario.metadata.name)
     try:
         console.print(styled(f"starting the {platform.name} platform", style="dim"))
+        _import_in_background([*AFTER_START, *later])
         async with platform:
-            _import_in_background(later)
+            from test_coordinator.engine.run import run_scenario
+            from test_coordinator.report.terminal import TerminalObserver
+
+            observer = TerminalObserver(console, scenario=scenario.metadata.name)
             journal = await _journal_for(platform, scenario, console)
             running = True
             status = await run_scenario(
@@ -183,10 +203,12 @@ async def _run_on(
 
 
 def _import_in_background(modules: Sequence[str]) -> None:
-    """Import ``modules`` in a thread: a run spends most of its time waiting (for a restart,
-    a recovery, a held fault), and what comes after it (the history's SQLAlchemy, ~0.3 s)
-    then costs no time of its own. Imports hold the GIL, so this gains nothing while the
-    run is busy, and costs a probe a few milliseconds at most (the GIL's switch interval)."""
+    """Import ``modules`` in a thread: a run spends most of its time waiting (for its services
+    to start, a restart, a recovery, a held fault), and what comes after (the run loop, the
+    reports, the history's SQLAlchemy: ~0.35 s in all) then costs no time of its own. Imports
+    hold the GIL, so this gains nothing while the run is busy, and costs a probe a few
+    milliseconds at most (the GIL's switch interval). The main thread importing a module the
+    thread is still on waits for it (the import lock): never half a module."""
 
     def load() -> None:
         for module in modules:
@@ -198,13 +220,16 @@ def _import_in_background(modules: Sequence[str]) -> None:
 
 
 async def _journal_for(
-    platform: Platform, scenario: ChaosScenario, console: Console
+    platform: Platform, scenario: ChaosScenario, console: Printer
 ) -> JournalFile | None:
     """Where faults outlive a runner that dies (compose), first undo what dead runners left
     on this platform, then keep this run's journal on disk."""
     key = platform.journal_key()
     if key is None:
         return None
+    from test_coordinator.cli.recovering import recover
+    from test_coordinator.engine.journal_file import JournalFile, journal_directory, leftovers
+
     directory = journal_directory()
     for leftover in leftovers(directory, key=key):
         await recover(platform, leftover, console)

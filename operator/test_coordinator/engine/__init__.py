@@ -10,16 +10,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from test_coordinator.engine.abort import Abort
     from test_coordinator.engine.journal import Journal, JournalEntry
     from test_coordinator.engine.observer import Observers, RunObserver
-    from test_coordinator.engine.run import Abort, JournalSink, run_scenario
+    from test_coordinator.engine.run import JournalSink, run_scenario
 
 _HOME = {
     "Journal": "journal",
     "JournalEntry": "journal",
     "Observers": "observer",
     "RunObserver": "observer",
-    "Abort": "run",
+    "Abort": "abort",
     "JournalSink": "run",
     "run_scenario": "run",
 }

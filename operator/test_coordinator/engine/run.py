@@ -14,10 +14,10 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from test_coordinator.checks import Baseline, Observation, ProbeContext, take_baseline
+from test_coordinator.engine.abort import Abort
 from test_coordinator.engine.injection import InjectionDisabled, InjectionSwitch
 from test_coordinator.engine.journal import Journal, JournalEntry
 from test_coordinator.engine.observer import Observers, RunObserver
@@ -51,7 +51,7 @@ from test_coordinator.scenario.status import (
 if TYPE_CHECKING:
     from test_coordinator.engine.audit import AuditRecorder
 
-__all__ = ["Abort", "JournalSink", "run_scenario"]
+__all__ = ["JournalSink", "run_scenario"]
 
 JournalSink = Callable[[Journal], Awaitable[None]]
 """Writes the journal where it outlives this process (the operator: onto the resource). Called
@@ -62,19 +62,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _FIRST_RETRY = 0.5  # seconds before looking again for targets, or at a fault held elsewhere
 _LAST_RETRY = 5.0
-
-
-@dataclass
-class Abort:
-    """Set from outside (Ctrl-C, an abort annotation, a deleted resource) to end a run early."""
-
-    event: asyncio.Event = field(default_factory=asyncio.Event)
-    reason: str = ""
-
-    def __call__(self, reason: str) -> None:
-        if not self.event.is_set():
-            self.reason = reason
-            self.event.set()
 
 
 async def run_scenario(

@@ -9,27 +9,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from rich.console import Console
 from rich.status import Status
 from rich.table import Table
-from rich.text import Text
 
 from test_coordinator.engine.journal import JournalEntry
 from test_coordinator.engine.observer import RunObserver
-from test_coordinator.report.text import Part, styled
+from test_coordinator.report.text import Part, Printer, styled
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.status import CheckStatus, ScenarioStatus, Verdict
 
 __all__ = ["TerminalObserver", "render_suite", "render_summary"]
 
-# Every value here came from a scenario or a service: lines are Text built by ``styled``, never
+# Every value here came from a scenario or a service: lines are Lines built by ``styled``, never
 # a str a console would read as markup.
 
 _VERDICT_STYLE = {Verdict.PASS: "bold green", Verdict.FAIL: "bold red"}
 
 
 class TerminalObserver(RunObserver):
-    def __init__(self, console: Console, *, scenario: str) -> None:
+    def __init__(self, console: Printer, *, scenario: str) -> None:
         self.console = console
         self.scenario = scenario
         self._spinner: Status | None = None
@@ -71,8 +69,8 @@ def _result(check: CheckStatus) -> tuple[str, str]:
     return ("could not run", "yellow") if check.inconclusive else ("FAIL", "red")
 
 
-def render_summary(console: Console, name: str, status: ScenarioStatus) -> None:
-    table = Table(title=styled(f"{name}: {status.phase}"), title_justify="left")
+def render_summary(console: Printer, name: str, status: ScenarioStatus) -> None:
+    table = Table(title=styled(f"{name}: {status.phase}").as_text(), title_justify="left")
     for column in ("check", "when", "result", "observed", "recovery"):
         table.add_column(column, overflow="fold")
     for check in status.checks:
@@ -104,9 +102,9 @@ def render_summary(console: Console, name: str, status: ScenarioStatus) -> None:
 _OUTCOME_BY_EXIT = {0: ("pass", "green"), 1: ("FAIL", "red"), 2: ("INVALID", "red")}
 
 
-def render_suite(console: Console, outcomes: Sequence[tuple[Path, int]]) -> None:
+def render_suite(console: Printer, outcomes: Sequence[tuple[Path, int]]) -> None:
     """One line per scenario of a suite, after their own summaries."""
-    table = Table(title=Text("resilience suite"), title_justify="left")
+    table = Table(title=styled("resilience suite").as_text(), title_justify="left")
     table.add_column("scenario", overflow="fold")
     table.add_column("result")
     for path, code in outcomes:

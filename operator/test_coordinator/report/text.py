@@ -3,21 +3,30 @@
 Rich reads ``[...]`` in a ``str`` as markup (``[/x]`` raises, ``[bold]`` vanishes, a pattern
 ``[a-z0-9]`` is eaten) and ``:name:`` as an emoji, in ``print`` and in table cells alike. So:
 every console the tool prints on has markup, emoji and highlighting off (``text_console``), and
-a line with colours is a ``rich.text.Text`` assembled from (text, style) parts (``styled``),
-which no console parses, whichever prints it. Control characters (an escape sequence in a
-service's output, a carriage return) and bytes that were not UTF-8 in a file name are shown
-escaped, so that a value cannot rewrite the terminal either.
+a line with colours is a ``Line`` assembled from (text, style) parts (``styled``), which no
+console parses, whichever prints it. Control characters (an escape sequence in a service's
+output, a carriage return) and bytes that were not UTF-8 in a file name are shown escaped, so
+that a value cannot rewrite the terminal either.
+
+Rich loads only where it shows something: on a terminal (colours, a spinner) and for tables.
+A line printed where there is no colour to show (a pipe, a file, a CI log) is written as it
+is, so a command that prints only lines (``validate``) does not pay for importing rich, a
+tenth of its start-up.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+    from rich.text import Text
 
-__all__ = ["shown", "styled", "text_console"]
+__all__ = ["Line", "Printer", "Terminal", "shown", "styled", "text_console"]
 
 Part = str | tuple[str, str]
 """Text, or (text, style): ``("FAIL", "red")``."""
@@ -26,32 +35,113 @@ Part = str | tuple[str, str]
 # that were not UTF-8, as Python keeps them), none of which a terminal should get raw.
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
-
-def text_console(*, stderr: bool = False) -> Console:
-    """A console that prints strings as they are: no markup, no emoji codes, no highlighting.
-
-    Off a terminal (CI logs, pipes) rich would wrap at 80 columns; logs read better wider.
-    """
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(
-        stderr=stderr,
-        markup=False,
-        emoji=False,
-        highlight=False,
-        soft_wrap=True,
-        width=None if stream.isatty() else 120,
-    )
+# What makes rich show colour (or a spinner) off a terminal.
+_COLOUR_ANYWAY = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 
-def styled(*parts: Part, style: str = "") -> Text:
-    """One line of ``parts``, each shown as it is (``shown``), with its style, if any."""
-    text = Text(style=style)
-    for part in parts:
-        if isinstance(part, str):
-            text.append(shown(part))
+class Line:
+    """One line of (text, style) parts, each already ``shown``; rich renders it (``__rich__``)
+    as a ``Text``, which it never parses for markup."""
+
+    __slots__ = ("parts", "style")
+
+    def __init__(self, parts: tuple[tuple[str, str], ...], style: str = "") -> None:
+        self.parts = parts
+        self.style = style
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.parts)
+
+    def __str__(self) -> str:
+        return self.plain
+
+    def as_text(self) -> Text:
+        from rich.text import Text
+
+        text = Text(style=self.style)
+        for part, style in self.parts:
+            text.append(part, style=style or None)
+        return text
+
+    def __rich__(self) -> Text:
+        return self.as_text()
+
+
+class Printer(Protocol):
+    """What the CLI prints on: a ``Terminal``, or a rich ``Console`` (tests capture with one)."""
+
+    @property
+    def is_terminal(self) -> bool: ...
+
+    def print(self, *objects: Any, soft_wrap: bool | None = None) -> None: ...
+
+    def status(self, status: Line) -> Status: ...
+
+
+class Terminal:
+    """Standard output or standard error, for people. Lines go out as they are where rich
+    would show no colour; everything else (tables, a spinner, colour) goes through a rich
+    console, made on first use, that reads no markup, emoji or highlighting."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._rich: Console | None = None
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr if self._stderr else sys.stdout
+
+    @property
+    def rich(self) -> Console:
+        if self._rich is None:
+            from rich.console import Console
+
+            self._rich = Console(
+                stderr=self._stderr,
+                markup=False,
+                emoji=False,
+                highlight=False,
+                soft_wrap=True,
+                # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; logs read
+                # better wider.
+                width=None if self.stream.isatty() else 120,
+            )
+        return self._rich
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.rich.is_terminal
+
+    def print(self, *objects: Any, soft_wrap: bool | None = None) -> None:
+        if all(isinstance(item, Line | str) for item in objects) and self._colourless():
+            # What rich writes for these with no colour (it expands tabs, as here).
+            self.stream.write(" ".join(str(item) for item in objects).expandtabs(8) + "\n")
+            self.stream.flush()
         else:
-            text.append(shown(part[0]), style=part[1])
-    return text
+            self.rich.print(*objects, soft_wrap=soft_wrap)
+
+    def status(self, status: Line) -> Status:
+        return self.rich.status(status)
+
+    def _colourless(self) -> bool:
+        return not self.stream.isatty() and not any(os.environ.get(v) for v in _COLOUR_ANYWAY)
+
+
+def text_console(*, stderr: bool = False) -> Terminal:
+    """Where the CLI prints: strings as they are, no markup, no emoji codes, no highlighting."""
+    return Terminal(stderr=stderr)
+
+
+def styled(*parts: Part, style: str = "") -> Line:
+    """One line of ``parts``, each shown as it is (``shown``), with its style, if any."""
+    return Line(
+        tuple(
+            (shown(part), "") if isinstance(part, str) else (shown(part[0]), part[1])
+            for part in parts
+        ),
+        style,
+    )
 
 
 def shown(value: str) -> str:

@@ -322,7 +322,8 @@ class AuditTrailProbe(SpecModel):
     stream: NonEmptyStr = "audit:events"
     correlator: AuditApi | None = None
     match: dict[NonEmptyStr, str] = Field(min_length=1)
-    window: AuditWindow = AuditWindow()
+    # A factory, not an instance: an instance here would build the model at import (start-up).
+    window: AuditWindow = Field(default_factory=AuditWindow)
     time_field: NonEmptyStr = "timestamp"
 
     @model_validator(mode="after")
@@ -726,7 +727,7 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 class Metadata(BaseModel):
     """Kubernetes object metadata; fields the API server adds are kept but not modelled."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     name: str = Field(pattern=DNS_LABEL, max_length=253)
     namespace: str | None = Field(default=None, pattern=DNS_LABEL, max_length=63)

@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.text import Text
-
 from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.report import scenario_table
+from test_coordinator.report.text import Printer, styled
 from test_coordinator.scenario.loading import parse_scenario, read_yaml
 from test_coordinator.service.client import ApiClient, read_token
 from test_coordinator.service.files import plain
@@ -105,7 +103,7 @@ def _client(args: argparse.Namespace) -> ApiClient:
     return ApiClient(args.server, read_token(args.token_file))
 
 
-def apply_command(args: argparse.Namespace, console: Console) -> int:
+def apply_command(args: argparse.Namespace, console: Printer) -> int:
     path: Path = args.filename
     document = read_yaml(path)
     name = (document.get("metadata") or {}).get("name") if isinstance(document, Mapping) else None
@@ -114,11 +112,11 @@ def apply_command(args: argparse.Namespace, console: Console) -> int:
     body = path.read_bytes()
     code, answer = _client(args).put(name, body, content_type="application/yaml")
     verb = "created" if code == 201 else "configured"
-    console.print(Text(f"scenario {name} {verb} ({answer.get('file', '')})"))
+    console.print(styled(f"scenario {name} {verb} ({answer.get('file', '')})"))
     return 0
 
 
-def remote_get(args: argparse.Namespace, console: Console) -> int:
+def remote_get(args: argparse.Namespace, console: Printer) -> int:
     answer = _client(args).list()
     scenarios = []
     for item in answer.get("items", []):
@@ -127,20 +125,20 @@ def remote_get(args: argparse.Namespace, console: Console) -> int:
         try:
             scenarios.append(parse_scenario(plain(document), source=args.server))
         except ScenarioInvalid as error:  # the service's newer model, say: name it at least
-            console.print(Text(f"{item.get('metadata', {}).get('name')}: {error}"))
+            console.print(styled(f"{item.get('metadata', {}).get('name')}: {error}"))
     for problem in answer.get("problems", []):
-        console.print(Text(f"problem: {problem}", style="yellow"))
+        console.print(styled(f"problem: {problem}", style="yellow"))
     if scenarios:
         table = scenario_table(scenarios, now=datetime.now(UTC))
-        console.print(table, markup=False, highlight=False, soft_wrap=True)
+        console.print(styled(table))
     else:
-        console.print(Text(f"no scenarios on {args.server}"))
+        console.print(styled(f"no scenarios on {args.server}"))
     return 0
 
 
-def delete_command(args: argparse.Namespace, console: Console) -> int:
+def delete_command(args: argparse.Namespace, console: Printer) -> int:
     answer = _client(args).delete(args.name)
     aborted = answer.get("aborted") or []
     extra = f" (aborted run {', '.join(aborted)}; its faults reverted)" if aborted else ""
-    console.print(Text(f"scenario {args.name} deleted{extra}"))
+    console.print(styled(f"scenario {args.name} deleted{extra}"))
     return 0

@@ -7,6 +7,8 @@ every value goes out as Text, whichever console prints it.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +149,68 @@ def test_a_fault_status_with_markup_in_every_field_renders() -> None:
     render_summary(console, "x", result)
 
     assert "fault pause [/w] at 07:00:00: [/m]" in out.getvalue()
+
+
+def rich_plain(*objects: object) -> str:
+    """What rich prints for ``objects`` where it shows no colour, on a console as the CLI's."""
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        force_terminal=False,
+        color_system=None,
+        width=120,
+        soft_wrap=True,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
+    console.print(*objects)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        *[((f"value {value}", "red"), f" and {value}") for value in HOSTILE],
+        ("tab\there", "\tand\tthere"),
+        ("two\nlines", ("\tindented", "dim")),
+        (" padded  ",),
+        ("x" * 300,),
+        ("é ü 日本",),
+    ],
+)
+def test_a_line_off_a_terminal_is_written_as_rich_would_print_it(
+    parts: tuple[str | tuple[str, str], ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Written without rich (start-up time), but byte for byte what rich writes there."""
+    line = styled(*parts)
+
+    text_console().print(line, "and a str [/x]")
+
+    assert capsys.readouterr().out == rich_plain(line, "and a str [/x]")
+
+
+def test_a_line_is_coloured_where_colour_is_forced(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")
+
+    text_console().print(styled(("FAIL", "red"), " [/x]"))
+
+    assert "\x1b[31mFAIL\x1b[0m [/x]" in capsys.readouterr().out
+
+
+def test_validate_prints_without_loading_rich(tmp_path: Path) -> None:
+    """Rich is a tenth of ``validate``'s start-up; its lines need none of it off a terminal."""
+    scenario = Path(__file__).parents[3] / "scenarios" / "local" / "risk-monitor-crash.yaml"
+    code = (
+        "import sys\n"
+        "from test_coordinator.cli import main\n"
+        f"code = main(['validate', {str(scenario)!r}])\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'rich'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert result.stdout.splitlines()[-1] == "0 []", result.stdout
+    assert result.stdout.startswith("valid ")

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 __all__ = ["STACK_ANNOTATION", "LocalPlatform", "platform_for"]
 
+READY_POLL_SECONDS = 0.02
+"""How often a starting service's ready probe runs: a refused connection costs microseconds,
+and every run waits for its stack at this grain."""
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -157,7 +161,7 @@ class LocalPlatform(Platform):
             if observation.passed:
                 return
             last = observation.observed
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(READY_POLL_SECONDS)
         reason = f"not ready after {service.spec.start_timeout:g}s (last: {last})"
         raise ServiceStartFailed(service.name, reason, service.tail)
 
