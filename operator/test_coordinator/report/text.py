@@ -53,9 +53,6 @@ class Line:
     def plain(self) -> str:
         return "".join(text for text, _ in self.parts)
 
-    def __str__(self) -> str:
-        return self.plain
-
     def as_text(self) -> Text:
         from rich.text import Text
 
@@ -114,9 +111,10 @@ class Terminal:
         return self.rich.is_terminal
 
     def print(self, *objects: Any, soft_wrap: bool | None = None) -> None:
-        if all(isinstance(item, Line | str) for item in objects) and self._colourless():
-            # What rich writes for these with no colour (it expands tabs, as here).
-            self.stream.write(" ".join(str(item) for item in objects).expandtabs(8) + "\n")
+        if all(isinstance(item, Line) for item in objects) and self._colourless():
+            # What rich writes for these with no colour (it expands tabs, as here). Only
+            # Lines: their parts are ``shown`` already, where rich would drop controls of a str.
+            self.stream.write(" ".join(item.plain for item in objects).expandtabs(8) + "\n")
             self.stream.flush()
         else:
             self.rich.print(*objects, soft_wrap=soft_wrap)

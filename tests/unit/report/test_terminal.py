@@ -185,9 +185,9 @@ def test_a_line_off_a_terminal_is_written_as_rich_would_print_it(
     """Written without rich (start-up time), but byte for byte what rich writes there."""
     line = styled(*parts)
 
-    text_console().print(line, "and a str [/x]")
+    text_console().print(line, styled("and another [/x]"))
 
-    assert capsys.readouterr().out == rich_plain(line, "and a str [/x]")
+    assert capsys.readouterr().out == rich_plain(line, styled("and another [/x]"))
 
 
 def test_a_line_is_coloured_where_colour_is_forced(
