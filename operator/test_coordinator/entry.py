@@ -22,9 +22,9 @@ EXIT_INTERRUPTED = 130
 
 
 def main() -> int:
-    # Start-up (imports, the scenario model) makes some 300,000 objects that live to the end;
-    # the cyclic collector would scan them again and again while they are made (~10% of a
-    # start, measured). It runs again once the command's work begins (``started``).
+    # Start-up (imports, the scenario model) makes some 60,000 tracked objects that live to
+    # the end; the cyclic collector would scan them again and again while they are made (~10%
+    # of a start, measured). It runs again once the command's work begins (``started``).
     gc.disable()
     try:
         from test_coordinator.cli import main as run_cli
