@@ -39,13 +39,13 @@ class TerminalObserver(RunObserver):
     def run_started(self, status: ScenarioStatus) -> None:
         self._line(f"run {status.run_id} of scenario ", (self.scenario, "bold"), " started")
         if self.console.is_terminal:
-            self._spinner = self.console.status(styled("starting"))
+            self._spinner = self.console.status(styled("starting").as_text())
             self._spinner.start()
 
     def stage(self, text: str) -> None:
         self._line(text)
         if self._spinner is not None:
-            self._spinner.update(styled(text))
+            self._spinner.update(styled(text).as_text())
 
     def fault_applied(self, entry: JournalEntry) -> None:
         self._line(f"  {entry.fault.action} {entry.workload.id}: {entry.message}", style="yellow")

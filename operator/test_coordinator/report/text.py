@@ -73,7 +73,7 @@ class Printer(Protocol):
 
     def print(self, *objects: Any, soft_wrap: bool | None = None) -> None: ...
 
-    def status(self, status: Line) -> Status: ...
+    def status(self, status: Text) -> Status: ...
 
 
 class Terminal:
@@ -119,7 +119,7 @@ class Terminal:
         else:
             self.rich.print(*objects, soft_wrap=soft_wrap)
 
-    def status(self, status: Line) -> Status:
+    def status(self, status: Text) -> Status:
         return self.rich.status(status)
 
     def _colourless(self) -> bool:

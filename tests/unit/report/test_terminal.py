@@ -214,3 +214,15 @@ def test_validate_prints_without_loading_rich(tmp_path: Path) -> None:
     )
     assert result.stdout.splitlines()[-1] == "0 []", result.stdout
     assert result.stdout.startswith("valid ")
+
+
+def test_on_a_terminal_the_spinner_shows_each_stage_as_it_is() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="standard", width=100)
+    observer = TerminalObserver(console, scenario="scenario")
+
+    observer.run_started(status())
+    observer.stage("stage [/x] :smile:")
+    observer.run_finished(status())
+
+    assert out.getvalue().count("stage [/x] :smile:") == 2  # the progress line, the spinner
