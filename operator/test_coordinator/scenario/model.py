@@ -5,11 +5,12 @@ Cross-field rules that pydantic cannot place on one field (a check naming an und
 duplicate names) live in ``loading.py`` so that they, too, are reported with a field path.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic would evaluate every annotation from
+# its string as each class is made: ~10 ms of every start-up, model.py and status.py together.
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -150,7 +151,7 @@ class TargetSpec(SpecModel):
         return selector
 
     @model_validator(mode="after")
-    def _value_fits_mode(self) -> TargetSpec:
+    def _value_fits_mode(self) -> Self:
         if self.mode in (Mode.FIXED, Mode.PERCENT) and self.value is None:
             raise ValueError(f"mode {self.mode.value} needs a value (a count or a percentage)")
         if self.mode in (Mode.ONE, Mode.ALL) and self.value is not None:
@@ -180,7 +181,7 @@ class Addressed(SpecModel):
     address: str | None = Field(default=None, description="host:port, used as it is")
 
     @model_validator(mode="after")
-    def _one_way_to_address(self) -> Addressed:
+    def _one_way_to_address(self) -> Self:
         if self.address is not None and self.target is not None:
             raise ValueError("give either address or target, not both")
         if self.address is not None and not _is_host_port(self.address):
@@ -242,7 +243,7 @@ class HttpProbe(Addressed):
     )
 
     @model_validator(mode="after")
-    def _url_or_target(self) -> HttpProbe:
+    def _url_or_target(self) -> Self:
         if self.url is not None and (self.target is not None or self.address is not None):
             raise ValueError("give either url, or target/address with path, not both")
         if self.body is not None and self.method in ("GET", "HEAD"):
@@ -292,7 +293,7 @@ class AuditApi(Addressed):
     path: str = "/api/v1/audit/events"
 
     @model_validator(mode="after")
-    def _url_or_target(self) -> AuditApi:
+    def _url_or_target(self) -> Self:
         if self.url is not None and (self.target is not None or self.address is not None):
             raise ValueError("give either url, or target/address with path, not both")
         problem = None if self.url is None else _url_problem(self.url)
@@ -327,7 +328,7 @@ class AuditTrailProbe(SpecModel):
     time_field: NonEmptyStr = "timestamp"
 
     @model_validator(mode="after")
-    def _one_source(self) -> AuditTrailProbe:
+    def _one_source(self) -> Self:
         if (self.redis is None) == (self.correlator is None):
             raise ValueError("expected exactly one of redis (with stream) or correlator")
         return self
@@ -390,7 +391,7 @@ class Probe(SpecModel):
     model_config = ConfigDict(json_schema_extra=_exactly_one_of(PROBE_KINDS))
 
     @model_validator(mode="after")
-    def _exactly_one_kind(self) -> Probe:
+    def _exactly_one_kind(self) -> Self:
         kinds = [kind for kind in PROBE_KINDS if getattr(self, kind) is not None]
         if len(kinds) != 1:
             names = ", ".join(to_camel(kind) for kind in PROBE_KINDS)
@@ -456,7 +457,7 @@ class AuditSinkSpec(SpecModel):
     source: NonEmptyStr = "test-coordinator"
 
     @model_validator(mode="after")
-    def _one_sink(self) -> AuditSinkSpec:
+    def _one_sink(self) -> Self:
         if (self.redis_stream is None) == (self.http is None):
             raise ValueError("expected exactly one of redisStream, http")
         return self
@@ -633,7 +634,7 @@ class FaultSpec(SpecModel):
     model_config = ConfigDict(json_schema_extra=_exactly_one_of(FAULT_KINDS))
 
     @model_validator(mode="after")
-    def _exactly_one_action(self) -> FaultSpec:
+    def _exactly_one_action(self) -> Self:
         actions = [to_camel(kind) for kind in FAULT_KINDS if getattr(self, kind) is not None]
         if len(actions) != 1:
             raise ValueError(
@@ -678,7 +679,7 @@ class Step(SpecModel):
     after: list[AfterCheck] = []
 
     @model_validator(mode="after")
-    def _duration_fits_fault(self) -> Step:
+    def _duration_fits_fault(self) -> Self:
         action = self.fault.action
         if action in TIMED_FAULTS and not self.duration:
             raise ValueError(f"a {action} fault needs a duration greater than zero (e.g. 5s)")
