@@ -193,6 +193,10 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         self.versions = itertools.count(1)
         self.admission = asyncio.Lock()
         self.mutated = asyncio.Event()  # set after every write: the simulated controllers wake
+        self.changed: set[tuple[str, str | None, str]] = set()
+        """(plural, namespace, name) of every pod, Deployment and StatefulSet written since the
+        simulated controllers last took this set: what their next pass looks at."""
+        self._live: dict[str, dict[Any, Any]] = {}  # plural → key → kmock's object, not deleted
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.deletions: list[tuple[float, str, str]] = []  # (monotonic, plural, name)
         self.grace_periods: list[tuple[str, int | None]] = []  # (pod, gracePeriodSeconds asked)
@@ -279,9 +283,25 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
                 response = await _DirectDispatch._handle(self, request)  # the pod, Terminating
             else:
                 response = await super()._handle(request)
-        if request.resource.plural in ("pods", "deployments", "statefulsets"):
-            self.mutated.set()
+            self._note_write(request)
         return response
+
+    def _note_write(self, request: Any) -> None:
+        """Keep the index of live objects by kind, and tell the simulated controllers."""
+        data = request.data if isinstance(request.data, dict) else {}
+        meta = data.get("metadata") or {}
+        namespace = request.namespace or meta.get("namespace")
+        name = request.name or meta.get("name")
+        key = (request.resource, namespace, name)
+        plural = request.resource.plural
+        obj = self.objects._objects.get(key)
+        if obj is None or obj.deleted:
+            self._live.get(plural, {}).pop(key, None)
+        else:
+            self._live.setdefault(plural, {})[key] = obj
+        if plural in ("pods", "deployments", "statefulsets"):
+            self.changed.add((plural, namespace, name))
+            self.mutated.set()
 
     async def _terminate_gracefully(self, request: Any) -> bool:
         """A pod deleted with a grace period (its own when the request names none) is marked
@@ -530,17 +550,14 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
     def list(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
         return [
             copy.deepcopy(obj.raw)
-            for (resource, ns, _), obj in self.objects.items()
-            if resource.plural == plural and not obj.deleted and namespace in (None, ns)
+            for (_, ns, _), obj in self._live.get(plural, {}).items()
+            if namespace in (None, ns)
         ]
 
     def raw(self, plural: str) -> list[dict[str, Any]]:
-        """The stored objects themselves, not copies: for readers that never change them."""
-        return [
-            obj.raw
-            for (resource, _, _), obj in self.objects.items()
-            if resource.plural == plural and not obj.deleted
-        ]
+        """The stored objects themselves, not copies: for readers that never change them (by
+        kind from an index: the store also holds every object ever deleted)."""
+        return [obj.raw for obj in self._live.get(plural, {}).values()]
 
     def history(self, plural: str, namespace: str, name: str) -> list[dict[str, Any] | None]:
         obj = self._find(plural, namespace, name)
@@ -620,6 +637,9 @@ class Workloads:
         self.created: list[tuple[float, str]] = []  # (monotonic, pod name) of every pod made
         self.deleted_pods: list[tuple[float, str]] = []  # noticed deletions (monotonic, name)
         self._known: set[tuple[str, str, str]] = set()
+        self._labels: dict[tuple[str, str], dict[str, str]] = {}  # pod → its labels, last pass
+        self._owners_created: set[tuple[str, str]] = set()  # (kind, name) that made a pod
+        self._first_pass = True
 
     async def run(self) -> None:
         while True:
@@ -628,6 +648,10 @@ class Workloads:
             await self.api.mutated.wait()
 
     async def reconcile(self) -> None:
+        """One pass over the owners that a write since the last pass concerns: the owner
+        itself, or a pod that it selects (or selected, before a change of labels); not every
+        owner on every write (a hundred Deployments in the benchmarks)."""
+        changed, self.api.changed = self.api.changed, set()
         pods = self.api.raw("pods")
         alive = {
             (p["metadata"]["namespace"], p["metadata"]["name"], p["metadata"]["uid"]) for p in pods
@@ -636,12 +660,33 @@ class Workloads:
             self.deleted_pods.append((time.monotonic(), gone[1]))
         self._known = alive
         by_label: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        labels_now: dict[tuple[str, str], dict[str, str]] = {}
         for pod in pods:
             if _terminating(pod) and f"stop {pod['metadata']['uid']}" not in self.tasks:
                 self._kubelet(f"stop {pod['metadata']['uid']}", self._stop(pod))
             namespace = pod["metadata"]["namespace"]
-            for pair in (pod["metadata"].get("labels") or {}).items():
+            labels = pod["metadata"].get("labels") or {}
+            labels_now[namespace, pod["metadata"]["name"]] = labels
+            for pair in labels.items():
                 by_label.setdefault((namespace, *pair), []).append(pod)
+        touched = [  # (namespace, labels) of the pods written, as they are and as they were
+            (pod[0], labels)
+            for plural, *pod in changed
+            if plural == "pods"
+            for labels in (labels_now.get((pod[0], pod[1])), self._labels.get((pod[0], pod[1])))
+            if labels is not None
+        ]
+        self._labels = labels_now
+        first, self._first_pass = self._first_pass, False
+
+        def concerned(owner: dict[str, Any], plural: str) -> bool:
+            meta = owner["metadata"]
+            if first or (plural, meta["namespace"], meta["name"]) in changed:
+                return True
+            wanted = owner["spec"]["selector"]["matchLabels"].items()
+            return any(
+                ns == meta["namespace"] and labels.items() >= wanted for ns, labels in touched
+            )
 
         def candidates(owner: dict[str, Any]) -> list[dict[str, Any]]:
             # The pods with one of the owner's labels: not every pod for each owner (a
@@ -653,9 +698,11 @@ class Workloads:
             return by_label.get((owner["metadata"]["namespace"], *first), [])
 
         for deployment in self.api.raw("deployments"):
-            await self._reconcile_deployment(deployment, candidates(deployment))
+            if concerned(deployment, "deployments"):
+                await self._reconcile_deployment(deployment, candidates(deployment))
         for statefulset in self.api.raw("statefulsets"):
-            await self._reconcile_statefulset(statefulset, candidates(statefulset))
+            if concerned(statefulset, "statefulsets"):
+                await self._reconcile_statefulset(statefulset, candidates(statefulset))
 
     # the Deployment controller
 
@@ -685,7 +732,7 @@ class Workloads:
             await self._delete(pod)
             stale.remove(pod)
         recreate = (meta.get("annotations") or {}).get(RECREATE, "true") != "false"
-        if recreate or not self._ever_created(name):
+        if recreate or ("Deployment", name) not in self._owners_created:
             most = wanted + (1 if stale else 0) - len(stale)  # one surge pod during a rollout
             while len(current) < min(wanted, most):
                 labels = {
@@ -706,9 +753,6 @@ class Workloads:
                 "availableReplicas": ready,
             },
         )
-
-    def _ever_created(self, deployment: str) -> bool:
-        return any(name.startswith(f"{deployment}-") for _, name in self.created)
 
     # the StatefulSet controller
 
@@ -808,6 +852,7 @@ class Workloads:
         }
         created = await self._write("POST", f"/api/v1/namespaces/{namespace}/pods", pod)
         self.created.append((time.monotonic(), name))
+        self._owners_created.add((owner["kind"], meta["name"]))
         delay = float(annotations.get(READY_DELAY, "0"))
         self._kubelet(f"start {created['metadata']['uid']}", self._start(created, delay))
         return created
