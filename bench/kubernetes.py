@@ -78,7 +78,10 @@ def peak_rss_mib(pid: int) -> float:
 
 
 def phase(kube: Cluster, name: str) -> str | None:
-    value: str | None = kube.status(NS, name).get("phase")
+    """The scenario's phase, read in place: a copy of a status with 1,000 faults, every 50 ms,
+    would take the emulator's time from the operator's requests."""
+    found = kube.api.stored("chaosscenarios", NS, name)
+    value: str | None = ((found or {}).get("status") or {}).get("phase")
     return value
 
 

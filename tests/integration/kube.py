@@ -193,6 +193,10 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         self.versions = itertools.count(1)
         self.admission = asyncio.Lock()
         self.mutated = asyncio.Event()  # set after every write: the simulated controllers wake
+        self.changed: set[tuple[str, str | None, str]] = set()
+        """(plural, namespace, name) of every pod, Deployment and StatefulSet written since the
+        simulated controllers last took this set: what their next pass looks at."""
+        self._live: dict[str, dict[Any, Any]] = {}  # plural → key → kmock's object, not deleted
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.deletions: list[tuple[float, str, str]] = []  # (monotonic, plural, name)
         self.grace_periods: list[tuple[str, int | None]] = []  # (pod, gracePeriodSeconds asked)
@@ -279,9 +283,25 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
                 response = await _DirectDispatch._handle(self, request)  # the pod, Terminating
             else:
                 response = await super()._handle(request)
-        if request.resource.plural in ("pods", "deployments", "statefulsets"):
-            self.mutated.set()
+            self._note_write(request)
         return response
+
+    def _note_write(self, request: Any) -> None:
+        """Keep the index of live objects by kind, and tell the simulated controllers."""
+        data = request.data if isinstance(request.data, dict) else {}
+        meta = data.get("metadata") or {}
+        namespace = request.namespace or meta.get("namespace")
+        name = request.name or meta.get("name")
+        key = (request.resource, namespace, name)
+        plural = request.resource.plural
+        obj = self.objects._objects.get(key)
+        if obj is None or obj.deleted:
+            self._live.get(plural, {}).pop(key, None)
+        else:
+            self._live.setdefault(plural, {})[key] = obj
+        if plural in ("pods", "deployments", "statefulsets"):
+            self.changed.add((plural, namespace, name))
+            self.mutated.set()
 
     async def _terminate_gracefully(self, request: Any) -> bool:
         """A pod deleted with a grace period (its own when the request names none) is marked
@@ -385,15 +405,55 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         version = str(next(self.versions))
         ops.append({"op": "add", "path": "/metadata/resourceVersion", "value": version})
 
+    # Reads and write answers by the object's key: kmock's own find every object by comparing
+    # the request with each stored one, which makes a burst of 1,000 deletes quadratic.
+
+    def _stored(self, request: Any) -> Any:
+        """The stored object a request names (None when it never existed)."""
+        return self.objects._objects.get((request.resource, request.namespace, request.name))
+
+    async def _serve_fetch(self, request: Any) -> Any:
+        obj = self._stored(request)
+        if request.name is None or obj is None or obj.deleted:
+            return await super()._serve_fetch(request)  # its 404
+        return obj.raw
+
+    async def _serve_create(self, request: Any) -> Any:
+        meta = request.data.get("metadata", {})
+        name = request.name or meta.get("name")
+        key = (request.resource, request.namespace or meta.get("namespace"), name)
+        return self.objects._objects[key].raw  # stored by _handle() just before
+
+    async def _serve_update(self, request: Any) -> Any:
+        obj = self._stored(request)
+        if request.name is None or obj is None:
+            return await super()._serve_update(request)
+        return obj.last.raw  # released by this very write (finalizers gone): its last state
+
+    async def _serve_delete(self, request: Any) -> Any:
+        obj = self._stored(request)
+        if request.name is None or obj is None:
+            return await super()._serve_delete(request)
+        return obj.last.raw
+
     async def _serve_list(self, request: Any) -> Any:
         # A consistent cut: no write half done, every later write gets a later version.
         async with self.admission:
-            payload = await super()._serve_list(request)
+            listed = [
+                obj.raw
+                for (resource, namespace, _), obj in self.objects.items()
+                if resource.plural == request.resource.plural
+                and resource == request.resource
+                and request.namespace in (None, namespace)
+                and not obj.deleted
+            ]
+            if not listed:  # an unknown resource is kmock's 404
+                listed = (await super()._serve_list(request))["items"]
             version = str(next(self.versions))
         selector = request.params.get("labelSelector", "")
         items = [
             item
-            for item in payload["items"]
+            for item in listed
             if _selected(item.get("metadata", {}).get("labels") or {}, selector)
         ]
         kind = self.resources[request.resource].kind or "Object"
@@ -467,6 +527,12 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         obj = self._find(plural, namespace, name)
         return None if obj is None or obj.deleted else copy.deepcopy(obj.raw)
 
+    def stored(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The stored object itself, not a copy: for readers that never change it (a poll of a
+        status with 1,000 faults, every 50 ms, would otherwise copy it each time)."""
+        obj = self._find(plural, namespace, name)
+        return None if obj is None or obj.deleted else obj.raw
+
     def _find(self, plural: str, namespace: str | None, name: str) -> Any:
         """The stored object by its key: one lookup, not a scan (the benchmarks hold
         thousands), once the key's resource has been seen."""
@@ -484,17 +550,14 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
     def list(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
         return [
             copy.deepcopy(obj.raw)
-            for (resource, ns, _), obj in self.objects.items()
-            if resource.plural == plural and not obj.deleted and namespace in (None, ns)
+            for (_, ns, _), obj in self._live.get(plural, {}).items()
+            if namespace in (None, ns)
         ]
 
     def raw(self, plural: str) -> list[dict[str, Any]]:
-        """The stored objects themselves, not copies: for readers that never change them."""
-        return [
-            obj.raw
-            for (resource, _, _), obj in self.objects.items()
-            if resource.plural == plural and not obj.deleted
-        ]
+        """The stored objects themselves, not copies: for readers that never change them (by
+        kind from an index: the store also holds every object ever deleted)."""
+        return [obj.raw for obj in self._live.get(plural, {}).values()]
 
     def history(self, plural: str, namespace: str, name: str) -> list[dict[str, Any] | None]:
         obj = self._find(plural, namespace, name)
@@ -574,6 +637,9 @@ class Workloads:
         self.created: list[tuple[float, str]] = []  # (monotonic, pod name) of every pod made
         self.deleted_pods: list[tuple[float, str]] = []  # noticed deletions (monotonic, name)
         self._known: set[tuple[str, str, str]] = set()
+        self._labels: dict[tuple[str, str], dict[str, str]] = {}  # pod → its labels, last pass
+        self._owners_created: set[tuple[str, str]] = set()  # (kind, name) that made a pod
+        self._first_pass = True
 
     async def run(self) -> None:
         while True:
@@ -582,6 +648,10 @@ class Workloads:
             await self.api.mutated.wait()
 
     async def reconcile(self) -> None:
+        """One pass over the owners that a write since the last pass concerns: the owner
+        itself, or a pod that it selects (or selected, before a change of labels); not every
+        owner on every write (a hundred Deployments in the benchmarks)."""
+        changed, self.api.changed = self.api.changed, set()
         pods = self.api.raw("pods")
         alive = {
             (p["metadata"]["namespace"], p["metadata"]["name"], p["metadata"]["uid"]) for p in pods
@@ -590,12 +660,33 @@ class Workloads:
             self.deleted_pods.append((time.monotonic(), gone[1]))
         self._known = alive
         by_label: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        labels_now: dict[tuple[str, str], dict[str, str]] = {}
         for pod in pods:
             if _terminating(pod) and f"stop {pod['metadata']['uid']}" not in self.tasks:
                 self._kubelet(f"stop {pod['metadata']['uid']}", self._stop(pod))
             namespace = pod["metadata"]["namespace"]
-            for pair in (pod["metadata"].get("labels") or {}).items():
+            labels = pod["metadata"].get("labels") or {}
+            labels_now[namespace, pod["metadata"]["name"]] = labels
+            for pair in labels.items():
                 by_label.setdefault((namespace, *pair), []).append(pod)
+        touched = [  # (namespace, labels) of the pods written, as they are and as they were
+            (pod[0], labels)
+            for plural, *pod in changed
+            if plural == "pods"
+            for labels in (labels_now.get((pod[0], pod[1])), self._labels.get((pod[0], pod[1])))
+            if labels is not None
+        ]
+        self._labels = labels_now
+        first, self._first_pass = self._first_pass, False
+
+        def concerned(owner: dict[str, Any], plural: str) -> bool:
+            meta = owner["metadata"]
+            if first or (plural, meta["namespace"], meta["name"]) in changed:
+                return True
+            wanted = owner["spec"]["selector"]["matchLabels"].items()
+            return any(
+                ns == meta["namespace"] and labels.items() >= wanted for ns, labels in touched
+            )
 
         def candidates(owner: dict[str, Any]) -> list[dict[str, Any]]:
             # The pods with one of the owner's labels: not every pod for each owner (a
@@ -607,9 +698,11 @@ class Workloads:
             return by_label.get((owner["metadata"]["namespace"], *first), [])
 
         for deployment in self.api.raw("deployments"):
-            await self._reconcile_deployment(deployment, candidates(deployment))
+            if concerned(deployment, "deployments"):
+                await self._reconcile_deployment(deployment, candidates(deployment))
         for statefulset in self.api.raw("statefulsets"):
-            await self._reconcile_statefulset(statefulset, candidates(statefulset))
+            if concerned(statefulset, "statefulsets"):
+                await self._reconcile_statefulset(statefulset, candidates(statefulset))
 
     # the Deployment controller
 
@@ -639,7 +732,7 @@ class Workloads:
             await self._delete(pod)
             stale.remove(pod)
         recreate = (meta.get("annotations") or {}).get(RECREATE, "true") != "false"
-        if recreate or not self._ever_created(name):
+        if recreate or ("Deployment", name) not in self._owners_created:
             most = wanted + (1 if stale else 0) - len(stale)  # one surge pod during a rollout
             while len(current) < min(wanted, most):
                 labels = {
@@ -660,9 +753,6 @@ class Workloads:
                 "availableReplicas": ready,
             },
         )
-
-    def _ever_created(self, deployment: str) -> bool:
-        return any(name.startswith(f"{deployment}-") for _, name in self.created)
 
     # the StatefulSet controller
 
@@ -762,6 +852,7 @@ class Workloads:
         }
         created = await self._write("POST", f"/api/v1/namespaces/{namespace}/pods", pod)
         self.created.append((time.monotonic(), name))
+        self._owners_created.add((owner["kind"], meta["name"]))
         delay = float(annotations.get(READY_DELAY, "0"))
         self._kubelet(f"start {created['metadata']['uid']}", self._start(created, delay))
         return created

@@ -54,7 +54,12 @@ class StatusWriter:
     A write that fails in passing (``PlatformUnavailable``: the API server's own retries ran
     out) is tried again until it lands, each time with the status as it is then: the one a
     fault waits for, right there; the others in the background. The journal in
-    ``status.faults`` is never left unwritten because the API server was busy once."""
+    ``status.faults`` is never left unwritten because the API server was busy once.
+
+    A coalesced write that would write exactly what the last write did is not made (a run that
+    ends within the interval has had its final status written at once): on Kubernetes every
+    write is a request, and an event that every watch of the resource, kopf's among them, then
+    has to process."""
 
     def __init__(
         self,
@@ -75,6 +80,7 @@ class StatusWriter:
         self._pending: asyncio.Task[None] | None = None
         self._unwritten = False  # the last write failed in passing: the retrier is on it
         self._retrier: asyncio.Task[None] | None = None
+        self._written: ScenarioStatus | None = None  # what the last write that landed wrote
 
     def request(self) -> None:
         if self._pending is None or self._pending.done():
@@ -82,12 +88,13 @@ class StatusWriter:
 
     async def _soon(self) -> None:
         await asyncio.sleep(self.interval)
-        await self.write_now(quiet=True)
+        await self.write_now(quiet=True, changed_only=True)
 
-    async def write_now(self, *, quiet: bool = False) -> None:
+    async def write_now(self, *, quiet: bool = False, changed_only: bool = False) -> None:
         """Write the current status. A failure in passing is retried: here until it lands,
         or with ``quiet`` in the background. Another failure is raised, or with ``quiet``
-        logged."""
+        logged. With ``changed_only``, a status equal to the last one written is not written
+        again."""
         async with self._lock:
             delay = _FIRST_RETRY
             while True:
@@ -95,6 +102,8 @@ class StatusWriter:
                 status.conditions = carry_transition_times(
                     status.conditions, self._conditions.values()
                 )
+                if changed_only and not self._unwritten and status == self._written:
+                    return
                 try:
                     await self.write(status)
                 except Exception as error:
@@ -118,6 +127,7 @@ class StatusWriter:
                     delay = min(delay * 2, _LAST_RETRY)
                     continue
                 self._conditions.update((c.type, c) for c in status.conditions)
+                self._written = status
                 if self._unwritten:
                     log.info("status of %s written again", self.where)
                     self._unwritten = False
