@@ -109,7 +109,9 @@ class ActiveRun:
     def faults(self) -> list[FaultStatus]:
         if self.journal is not None:
             return [entry.to_status() for entry in self.journal.entries]
-        return list(self.status.faults) if self.status else []
+        # Copies: a composed status is a snapshot (the status writer compares it with the one
+        # it wrote last), and a finished run's faults are undone in place once stranded.
+        return [f.model_copy() for f in self.status.faults] if self.status else []
 
     def summary(self) -> RunSummary:
         return RunSummary(run_id=self.run_id, phase=Phase.RUNNING, started_at=self.started_at)
@@ -514,7 +516,10 @@ class ScenarioReconciler:
         others = sorted((r for r in self.runs.values() if r is not latest), key=_started)
         status.faults += [f for r in others for f in r.faults() if _outstanding(f)]
         shown = {id(f) for f in base.faults}
-        status.faults += [f for f in self.stranded if _outstanding(f) and id(f) not in shown]
+        # Copies, for the same reason as in ``ActiveRun.faults``.
+        status.faults += [
+            f.model_copy() for f in self.stranded if _outstanding(f) and id(f) not in shown
+        ]
         status.history = sorted([*self.history, *(r.summary() for r in others)], key=_started)
         if others and status.phase in TERMINAL_PHASES:
             _still_reconciling(status, others)
