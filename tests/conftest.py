@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -11,6 +12,19 @@ from dataclasses import dataclass
 
 import pytest
 from test_coordinator.platforms.local import stack
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_as_from_a_terminal() -> Iterator[None]:
+    """A suite started in the background of a non-interactive shell (a CI script's ``&``) has
+    SIGINT ignored, and every process it starts inherits that through exec: the tests of what a
+    Ctrl-C does would send one that nothing receives. A terminal delivers it; so do the tests."""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture(autouse=True, scope="session")

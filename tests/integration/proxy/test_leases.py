@@ -155,8 +155,13 @@ async def test_a_holder_interrupted_removes_its_toxic_at_once(
     proxy_server: ProxyServer, proxy: FaultProxy
 ) -> None:
     holder = await start_holder(proxy_server.control_url, lease=60)
-    holder.send_signal(signal.SIGINT)
-    assert await asyncio.wait_for(holder.wait(), 30) == 0
+    try:
+        holder.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(holder.wait(), 30) == 0
+    finally:
+        if holder.returncode is None:
+            holder.kill()  # SIGKILL to the PID this test started, when SIGINT did not end it
+            await holder.wait()
     assert proxy.toxics == []  # removed on the way out, long before its lease
 
 
