@@ -8,8 +8,9 @@ command's function by module, imported once the command is known. ``validate`` n
 engine, gRPC or aiohttp; ``history`` never loads the scenario model's checks; the operator's
 kopf loads only for ``operator``. Start-up time and memory are part of every run's cost.
 
-Every line printed is ``rich.text.Text`` built by ``styled`` on a ``text_console``: names, file
-names, messages and service output are shown as they are, never read as markup.
+Every line printed is a ``Line`` built by ``styled`` on a ``text_console``: names, file names,
+messages and service output are shown as they are, never read as markup; rich renders them
+where there is colour, a spinner or a table to show (``report/text.py``).
 """
 
 from __future__ import annotations
