@@ -33,15 +33,10 @@ def utcnow() -> datetime:
 
 
 class StatusModel(BaseModel):
-    # Lenient on input: a status written by a newer version must still load. ``strict=False``
-    # said, not left to the default: built on first use inside the strict scenario, the status
-    # would take the scenario's strictness (``defer_build``: start-up time, see SpecModel).
+    # Lenient on input: a status written by a newer version must still load (its enums: see
+    # LENIENT). Built on first use (``defer_build``): start-up time, as SpecModel.
     model_config = ConfigDict(
-        extra="ignore",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        strict=False,
-        defer_build=True,
+        extra="ignore", alias_generator=to_camel, populate_by_name=True, defer_build=True
     )
 
 
@@ -78,8 +73,8 @@ class When(StrEnum):
 LENIENT = Field(strict=False)
 """For an enum field of the status. An enum that more than one field uses becomes a shared
 definition, which pydantic-core builds with the outermost model's config: inside the strict
-scenario document the status's own ``strict=False`` does not reach it; said on the field, it
-does."""
+scenario document the status's own lenient config does not reach it; said on the field, it
+does (the other fields are built inline, with the status's config)."""
 
 
 class Condition(StatusModel):
