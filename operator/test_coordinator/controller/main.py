@@ -8,7 +8,6 @@ import gc
 import logging
 from typing import Any
 
-import httpx2
 import kopf
 
 from test_coordinator.controller.config_map import watch_config_map
@@ -51,9 +50,8 @@ async def operate(settings: OperatorSettings, *, stop: asyncio.Event | None = No
     # without a bound, so that they never take the connections the runs' calls need. Their
     # client gives up sooner than the runs' (a cache lists again itself), so that a cache knows
     # within seconds that its watch is broken, and stops being trusted if it stays so.
-    unbounded = httpx2.Limits(max_connections=None, max_keepalive_connections=None)
     watching = RetryPolicy(budget=3.0, minimum=3.0)
-    cache = ClusterCache(connect(on_retry=retried, limits=unbounded, policy=watching))
+    cache = ClusterCache(connect(on_retry=retried, connections=None, policy=watching))
     flags = {"redis_url": settings.redis_url, "max_concurrent_runs": settings.max_concurrent_runs}
     live = LiveSettings(flags, config_file=settings.config_file)
     slots = RunSlots(lambda: live.current.max_concurrent_runs)

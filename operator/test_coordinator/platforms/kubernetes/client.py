@@ -4,21 +4,19 @@
 
 from __future__ import annotations
 
-import httpx2
 from lightkube import AsyncClient, ConfigError, KubeConfig
 from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import SingleConfig
 
 from test_coordinator.errors import PlatformError
 from test_coordinator.platforms.kubernetes.retry import OnRetry, RetryingTransport, RetryPolicy
+from test_coordinator.platforms.kubernetes.transport import AiohttpTransport
 
 __all__ = ["connect"]
 
-_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
-"""httpx's defaults, on purpose: the pool looks at every idle connection it keeps each time a
-request starts or ends, so more kept-alive connections cost more CPU than their handshakes
-save (a burst, such as 1,000 pod deletes, waits for a connection; one that waits past the pool
-timeout is retried)."""
+_CONNECTIONS = 100
+"""httpx's default bound on the pool: a burst, such as 1,000 pod deletes, waits for a connection
+(one that waits past the pool timeout is retried)."""
 
 
 def connect(
@@ -26,25 +24,25 @@ def connect(
     context: str | None = None,
     policy: RetryPolicy | None = None,
     on_retry: OnRetry | None = None,
-    limits: httpx2.Limits = _LIMITS,
+    connections: int | None = _CONNECTIONS,
 ) -> AsyncClient:
-    """A client whose requests are retried by ``policy``. ``limits``: its connection pool
-    (``httpx2.Limits(max_connections=None)`` for watches, which each hold a connection)."""
+    """A client whose requests are retried by ``policy``. ``connections``: how many it opens
+    at most (None for watches, which each hold one)."""
     try:
         config = KubeConfig.from_env().get(context_name=context)
         if config is None:
             raise ConfigError("the kubeconfig sets no current context")
-        transport = RetryingTransport(_transport(config, limits), policy, on_retry=on_retry)
+        transport = RetryingTransport(_transport(config, connections), policy, on_retry=on_retry)
         return AsyncClient(config=config, transport=transport)
     except ConfigError as error:
         raise PlatformError(f"no Kubernetes cluster configured: {error}") from None
 
 
-def _transport(config: SingleConfig, limits: httpx2.Limits) -> httpx2.AsyncHTTPTransport:
+def _transport(config: SingleConfig, connections: int | None) -> AiohttpTransport:
     """What lightkube would build itself when given no transport: the cluster's CA and the
     user's client certificate, if any, for TLS (the user's token is added by the client's auth,
     above the transport)."""
     if config.user is None:
         raise ConfigError("the kubeconfig's context names no user")
     verify = verify_cluster(config.cluster, config.user, config.abs_file)
-    return httpx2.AsyncHTTPTransport(verify=verify, limits=limits)
+    return AiohttpTransport(verify, connections=connections)
