@@ -505,12 +505,16 @@ class ScenarioReconciler:
     def compose(self) -> ScenarioStatus:
         latest = self.runs.get(self.latest) if self.latest else None
         base = latest.status if latest is not None and latest.status is not None else self.shown
-        status = base.model_copy(deep=True)
+        # The faults are copied on their own (flat models; a run's are made from its journal):
+        # deep-copying a status of 1,000 faults for each write was most of a compose.
+        status = base.model_copy(update={"faults": []}).model_copy(deep=True)
         if latest is not None:
             status.faults = latest.faults()
             status.observed_generation = latest.generation
-        elif status.observed_generation is None:
-            status.observed_generation = self.observed_generation
+        else:
+            status.faults = [f.model_copy() for f in base.faults]
+            if status.observed_generation is None:
+                status.observed_generation = self.observed_generation
         # Faults still in effect elsewhere stay on record until undone: older runs (Allow)
         # and undos that failed.
         others = sorted((r for r in self.runs.values() if r is not latest), key=_started)
