@@ -77,10 +77,10 @@ async def test_scale_acts_on_the_statefulset_and_its_revert_restores_the_count(
     assert "chaos.tse.dev/original-replicas" not in restored["metadata"]["annotations"]
     await kube.ready(NS, "ledger", 3)
     assert [name for _, name in kube.workloads.created[-2:]] == ["ledger-1", "ledger-2"]
-    assert await platform.workload_ready("StatefulSet", "ledger") == (
-        True,
-        "3/3 pods ready, 3 available",
-    )
+    # The platform reads a watch-fed cache: the controller's status write (3 available) reaches
+    # it a moment after the pods are Ready.
+    answers = await ready_answers(platform, kube)
+    assert answers[-1] == (True, "3/3 pods ready, 3 available")
 
 
 async def test_rollout_restart_is_not_ready_until_every_pod_has_the_new_revision(
