@@ -13,6 +13,7 @@ from test_coordinator.checks import ProbeContext, observe
 
 from tests.conftest import RedisServer, free_port
 from tests.integration.audit import Launcher, NoTargets, probe
+from tests.integration.loopback import serving
 
 STARTED = {"event_type": "service_started", "source": "risk-monitor"}
 
@@ -127,14 +128,8 @@ async def test_an_unreachable_trail_is_inconclusive() -> None:
 @pytest.fixture
 async def not_a_correlator() -> AsyncIterator[str]:
     """An HTTP server without the audit API: every path is 404."""
-    runner = web.AppRunner(web.Application())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(web.Application()) as address:
+        yield address
 
 
 async def test_a_server_without_the_audit_api_is_inconclusive(not_a_correlator: str) -> None:

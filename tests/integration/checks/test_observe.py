@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -20,6 +19,8 @@ from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from test_coordinator.checks import Observation, ProbeContext, observe
 from test_coordinator.scenario.model import Probe
+
+from tests.integration.loopback import serving
 
 SERVICE = "risk-monitor"
 REGISTRY_KEY = f"registry:services:{SERVICE}"
@@ -129,20 +130,6 @@ async def _slow(request: web.Request) -> web.Response:
     # The latency under test: the handler answers late on purpose.
     await asyncio.sleep(0.2)
     return web.Response(text="late")
-
-
-@contextlib.asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    """``app`` served on a free loopback port: its ``host:port``."""
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from test_coordinator.scenario.status import (
 )
 from test_coordinator.web import LiveRun, add_dashboard
 
-from tests.conftest import free_port
 from tests.documents import chaos_scenario
 from tests.integration.history.sample_runs import crash_scenario, finished
+from tests.integration.loopback import serving
 from tests.integration.web.browser import Chromium, ChromiumMissing, Tab, chromium, open_tab
 
 HOSTILE_CHECK = '<img src=x onerror="window.pwned=1">'
@@ -76,14 +76,8 @@ def live() -> FakeLive:
 async def site(store: RunStore, live: FakeLive) -> AsyncIterator[str]:
     app = web.Application()
     add_dashboard(app, store, live=live, poll=0.05)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as address:
+        yield f"http://{address}"
 
 
 async def fill(store: RunStore) -> None:

@@ -4,6 +4,7 @@ a history that is down."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -18,6 +19,7 @@ from test_coordinator.web import LiveRun, add_dashboard
 
 from tests.conftest import free_port
 from tests.integration.history.sample_runs import crash_scenario, finished
+from tests.integration.loopback import serving
 from tests.integration.web.test_dashboard import FakeLive
 
 Serve = Callable[[RunStore], Coroutine[Any, Any, str]]
@@ -25,21 +27,14 @@ Serve = Callable[[RunStore], Coroutine[Any, Any, str]]
 
 @pytest.fixture
 async def serve(live: FakeLive) -> AsyncIterator[Serve]:
-    runners: list[web.AppRunner] = []
+    async with contextlib.AsyncExitStack() as servers:
 
-    async def start(store: RunStore) -> str:
-        app = web.Application()
-        add_dashboard(app, store, live=live, poll=0.05)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{port}"
+        async def start(store: RunStore) -> str:
+            app = web.Application()
+            add_dashboard(app, store, live=live, poll=0.05)
+            return f"http://{await servers.enter_async_context(serving(app))}"
 
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+        yield start
 
 
 @pytest.fixture

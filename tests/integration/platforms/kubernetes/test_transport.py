@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gzip
 import json
 import ssl
@@ -23,6 +24,7 @@ from test_coordinator.platforms.kubernetes import RetryPolicy, connect
 from test_coordinator.platforms.kubernetes.transport import AiohttpTransport
 
 from tests.conftest import free_port
+from tests.integration.loopback import serving
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -30,21 +32,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
     """Starts a loopback server answering every path with ``handler``; returns its base URL."""
-    runners: list[web.AppRunner] = []
+    async with contextlib.AsyncExitStack() as servers:
 
-    async def start(handler: Handler, tls: ssl.SSLContext | None = None) -> str:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handler)
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await runner.setup()
-        runners.append(runner)
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port, ssl_context=tls).start()
-        return f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        async def start(handler: Handler, tls: ssl.SSLContext | None = None) -> str:
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", handler)
+            address = await servers.enter_async_context(serving(app, tls=tls))
+            return f"{'https' if tls else 'http'}://{address}"
 
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+        yield start
 
 
 @pytest.fixture
@@ -173,13 +169,16 @@ async def test_refused_is_a_connect_error(wire: Callable[..., httpx2.AsyncClient
 async def test_an_answer_late_past_the_read_timeout_is_a_read_timeout(
     serve: Callable[..., Awaitable[str]], wire: Callable[..., httpx2.AsyncClient]
 ) -> None:
+    timed_out = asyncio.Event()
+
     async def late(request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await timed_out.wait()
         return web.Response(text="too late")
 
     base = await serve(late)
     with pytest.raises(httpx2.ReadTimeout):
         await wire(timeout=0.2).get(base)
+    timed_out.set()  # the server's shutdown waits for its handlers
 
 
 async def test_a_connection_dropped_before_or_during_the_answer_is_a_protocol_error(
