@@ -69,6 +69,16 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _key(request: Any) -> tuple[Any, str | None, str | None]:
+    """kmock's key of the object a request names: by its path, else (a create) by its body."""
+    meta = (request.data.get("metadata") if isinstance(request.data, dict) else None) or {}
+    return (
+        request.resource,
+        request.namespace or meta.get("namespace"),
+        request.name or meta.get("name"),
+    )
+
+
 def _selected(labels: Mapping[str, str], selector: str) -> bool:
     """``labelSelector`` as the API server reads it (equality and existence terms)."""
     for term in filter(None, selector.split(",")):
@@ -288,11 +298,8 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
 
     def _note_write(self, request: Any) -> None:
         """Keep the index of live objects by kind, and tell the simulated controllers."""
-        data = request.data if isinstance(request.data, dict) else {}
-        meta = data.get("metadata") or {}
-        namespace = request.namespace or meta.get("namespace")
-        name = request.name or meta.get("name")
-        key = (request.resource, namespace, name)
+        key = _key(request)
+        _, namespace, name = key
         plural = request.resource.plural
         obj = self.objects._objects.get(key)
         if obj is None or obj.deleted:
@@ -410,7 +417,7 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
 
     def _stored(self, request: Any) -> Any:
         """The stored object a request names (None when it never existed)."""
-        return self.objects._objects.get((request.resource, request.namespace, request.name))
+        return self.objects._objects.get(_key(request))
 
     async def _serve_fetch(self, request: Any) -> Any:
         obj = self._stored(request)
@@ -419,10 +426,7 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
         return obj.raw
 
     async def _serve_create(self, request: Any) -> Any:
-        meta = request.data.get("metadata", {})
-        name = request.name or meta.get("name")
-        key = (request.resource, request.namespace or meta.get("namespace"), name)
-        return self.objects._objects[key].raw  # stored by _handle() just before
+        return self._stored(request).raw  # stored by _handle() just before
 
     async def _serve_update(self, request: Any) -> Any:
         obj = self._stored(request)
@@ -524,8 +528,7 @@ class ApiServer(kmock.KubernetesEmulator, _DirectDispatch):
     # reading state in tests, without going through HTTP
 
     def get(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
-        obj = self._find(plural, namespace, name)
-        return None if obj is None or obj.deleted else copy.deepcopy(obj.raw)
+        return copy.deepcopy(self.stored(plural, namespace, name))
 
     def stored(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         """The stored object itself, not a copy: for readers that never change it (a poll of a

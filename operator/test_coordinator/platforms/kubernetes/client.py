@@ -15,8 +15,8 @@ from test_coordinator.platforms.kubernetes.transport import AiohttpTransport
 __all__ = ["connect"]
 
 _CONNECTIONS = 100
-"""httpx's default bound on the pool: a burst, such as 1,000 pod deletes, waits for a connection
-(one that waits past the pool timeout is retried)."""
+"""The bound on the runs' pool: a burst, such as 1,000 pod deletes, waits for a connection (one
+that waits past the pool timeout is retried)."""
 
 
 def connect(
