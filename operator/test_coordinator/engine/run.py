@@ -513,8 +513,9 @@ class _Run:
                 self.journal.entries.remove(entry)
                 self.switch.ensure_enabled()
             began, entry.applied_at = time.monotonic(), utcnow()
+            applying = asyncio.ensure_future(self.platform.apply(entry.fault, entry.workload))
             try:
-                applied = await self.platform.apply(entry.fault, entry.workload)
+                applied = await asyncio.shield(applying)
             except FaultHeld as held:
                 entry.applied_at = None
                 self._waiting("FaultHeld", f"waiting: {held}")
@@ -522,6 +523,10 @@ class _Run:
                 delay = min(delay * 2, _LAST_RETRY)
                 continue
             except asyncio.CancelledError:
+                # A call on its way lands even when its caller stops waiting (a request the API
+                # server has read, a Docker call): the undo that follows must come after it, or
+                # the fault would land after its undo and stay. So it is let finish first.
+                await asyncio.wait([applying])
                 entry.message = "cut short while being applied (it may have landed)"
                 raise
             break

@@ -402,6 +402,44 @@ async def test_abort_reverts_the_outstanding_fault(platform: FakePlatform) -> No
     assert status.steps[0].phase is Phase.ABORTED
 
 
+class RemotePlatform(FakePlatform):
+    """Its apply is a call to a server (an API request): once sent, it lands whether or not
+    the caller still waits for the answer."""
+
+    async def apply(self, fault: FaultSpec, workload: Workload) -> Applied:
+        return await asyncio.shield(super().apply(fault, workload))
+
+
+async def test_an_abort_while_a_fault_is_on_its_way_undoes_it_after_it_lands() -> None:
+    async with fake({"risk-0": {"app": "risk"}}, RemotePlatform) as platform:
+        platform.apply_delay["risk-0"] = 0.3  # the request on its way
+        chaos = scenario(
+            step("freeze", "pause", "risk", duration="10s"),
+            targets={"risk": {"selector": {"app": "risk"}}},
+        )
+        abort = Abort()
+
+        async def abort_while_applying() -> None:
+            await eventually(lambda: platform.in_flight == 1)
+            abort("stopped by the operator")
+
+        aborter = asyncio.create_task(abort_while_applying())
+        try:
+            status, _ = await run(chaos, platform, abort=abort)
+        finally:
+            aborter.cancel()
+        await eventually(lambda: platform.in_flight == 0)  # landed by now, whenever it did
+
+        assert status.phase is Phase.ABORTED
+        assert [(c.op, c.workload) for c in platform.calls] == [
+            ("apply", "risk-0"),
+            ("revert", "risk-0"),
+        ]
+        assert platform.faulted == set(), "the pause landed after its undo"
+        assert platform.is_up("risk-0")
+        assert status.faults[0].reverted_at is not None
+
+
 async def test_abort_reason_is_kept_from_the_first_call() -> None:
     abort = Abort()
 
