@@ -239,5 +239,6 @@ async def _journal_for(
         key=key,
         where={"project": getattr(platform, "project", "")},
         scenario=scenario.metadata.name,
+        holder=platform.holder,
         run_id=uuid.uuid4().hex[:12],
     )

@@ -2,9 +2,10 @@
 
 The operator keeps its journal on the resource; a CLI run (and ``serve``) keeps it here: one
 JSON file per run in the user's state directory, written before each fault lands and removed
-once the run has undone everything. It names the runner (PID, the PID's start time, host): a
-later command on the same platform finds the files of runners that are gone, reverts what they
-still hold, and says so. A file whose runner still lives is another run in progress, left alone.
+once the run has undone everything. It names the runner (PID, the PID's start time, host) and
+who its faults are held as (``Platform.holder``): a later command on the same platform finds
+the files of runners that are gone, reverts what they still hold (sparing what another holder
+set since), and says so. A file whose runner still lives is another run in progress, left alone.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class JournalFile:
         scenario: str,
         run_id: str,
         where: Mapping[str, str] | None = None,
+        holder: str | None = None,
     ) -> None:
         self.path = directory / f"{run_id}.json"
         self.platform = platform
@@ -82,6 +84,7 @@ class JournalFile:
         self.where = dict(where or {})  # what a later command needs to reach the platform
         self.scenario = scenario
         self.run_id = run_id
+        self.holder = holder  # who the faults are held as on the platform (Platform.holder)
         self.runner = Runner.this_process()
         self.journal: Journal | None = None
 
@@ -94,6 +97,7 @@ class JournalFile:
             "where": self.where,
             "scenario": self.scenario,
             "runId": self.run_id,
+            "holder": self.holder,
             "runner": {"pid": self.runner.pid, "started": self.runner.started},
             "host": self.runner.host,
             "entries": [_entry(entry) for entry in journal.entries],
@@ -148,6 +152,7 @@ class Leftover:
     run_id: str
     runner_pid: int
     journal: Journal
+    holder: str | None = None
 
 
 def leftovers(directory: Path, *, key: str | None = None) -> Iterator[Leftover]:
@@ -185,6 +190,7 @@ def _read(path: Path) -> Leftover | None:
             document["runId"],
             runner.pid,
             journal,
+            holder if isinstance(holder := document.get("holder"), str) else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # not ours, or torn: nothing in it can be trusted to act on
@@ -217,7 +223,9 @@ async def repair(platform: Platform, leftover: Leftover) -> list[str]:
         await _settled(entry)
         what = f"{entry.fault.action} {entry.workload.id} (step {entry.step!r})"
         try:
-            outcome = await platform.revert(entry.fault, entry.workload)
+            outcome = await platform.revert_left(
+                entry.fault, entry.workload, holder=leftover.holder
+            )
         except Exception as error:  # keep undoing the rest; the file stays for another try
             failed = True
             done.append(f"could not undo {what}: {error}")

@@ -51,6 +51,9 @@ class Platform(ABC):
     """Whether the platform starts what it runs on (the local stack) and stops it after."""
     reports_graceful_stop: ClassVar[bool] = True
     """Whether ``Applied.graceful`` is known for ``restart`` and ``stop``."""
+    holder: str | None = None
+    """Who this platform's faults are held as where they name their holder (a network fault's
+    toxics): a run's journal keeps it, so that undoing its leftovers spares what others set."""
 
     async def start(self) -> None:
         """Bring up whatever the platform owns (the local stack); nothing on a cluster."""
@@ -78,6 +81,12 @@ class Platform(ABC):
     @abstractmethod
     async def revert(self, fault: FaultSpec, workload: Workload) -> str:
         """Undo a timed fault (start the stopped, resume the paused); idempotent."""
+
+    async def revert_left(self, fault: FaultSpec, workload: Workload, *, holder: str | None) -> str:
+        """Undo a fault that a runner which died left, held as ``holder`` (its journal's; None
+        in a journal that predates holders): as ``revert``, except that what another holder
+        has set since stays."""
+        return await self.revert(fault, workload)
 
     @abstractmethod
     async def endpoint(self, workload: Workload, port: int | str) -> str:

@@ -10,7 +10,8 @@ A fault's toxics have fixed names (``chaos-latency_upstream``…), so that a rev
 but the fault and the proxy: a later process undoes what a dead one set. Each toxic names its
 holder (the run's scenario): a run that finds one of its own still there (its lease not yet
 lapsed) takes it over; one held by another scenario is waited for (``FaultHeld``), never cut
-short.
+short. Undoing by name removes a toxic only where the holder it is undone for (this process, or
+the dead runner its journal names) or nobody holds it: one set since by another run stays.
 """
 
 from __future__ import annotations
@@ -205,9 +206,12 @@ class NetworkFaults:
         )
         return f"{describe(fault)} on {proxy} ({lease})"
 
-    async def revert(self, fault: FaultSpec, proxy: ProxyAt) -> str:
-        """Remove the fault's toxics from ``proxy``; those already gone are fine."""
-        held = self._held.pop((proxy.control_url, proxy.name, fault.action), None)
+    async def revert(self, fault: FaultSpec, proxy: ProxyAt, *, holder: str | None = None) -> str:
+        """Remove the fault's toxics from ``proxy``; those already gone are fine. What this
+        process does not hold is removed by name where ``holder`` (by default this process's
+        own: a dead runner's, from its journal) or nobody holds it; another holder's is left."""
+        key = (proxy.control_url, proxy.name, fault.action)
+        held = self._held.pop(key, None) if holder in (None, self.holder) else None
         try:
             if held is not None:
                 failed: list[ProxyControlError] = []
@@ -220,8 +224,19 @@ class NetworkFaults:
                     raise failed[0]
                 return f"{fault.action} removed from {proxy}"
             control = self.control(proxy.control_url)
+            owner = holder or self.holder
+            left: list[str] = []
             for toxic in toxics_for(fault):
-                await control.remove_toxic(proxy.name, toxic.name, missing_ok=True)
+                try:
+                    await control.remove_toxic(
+                        proxy.name, toxic.name, missing_ok=True, holder=owner
+                    )
+                except ProxyControlError as error:
+                    if error.status != 409:
+                        raise
+                    left.append(error.message)
+            if left:
+                return f"{fault.action} on {proxy} left as is: {'; '.join(left)}, not by {owner}"
             return f"{fault.action} removed from {proxy} (where another process had set it)"
         finally:
             await self._close_if_idle(proxy.control_url)

@@ -10,7 +10,7 @@
     POST   /proxies/{proxy}/toxics          create a toxic -> 200, as Toxiproxy answers
     GET    /proxies/{proxy}/toxics/{toxic}
     POST   /proxies/{proxy}/toxics/{toxic}  attributes, toxicity; renews the lease (PATCH too)
-    DELETE /proxies/{proxy}/toxics/{toxic}  -> 204
+    DELETE /proxies/{proxy}/toxics/{toxic}  -> 204; with ?holder=H, 409 if another holder's
     POST   /reset                           every proxy enabled, every toxic removed -> 204
 
 Errors are ``{"error": message, "status": code}``, as Toxiproxy's. As Toxiproxy does, requests
@@ -194,7 +194,7 @@ async def _update_toxic(request: web.Request) -> web.Response:
 
 async def _delete_toxic(request: web.Request) -> web.Response:
     proxy = request.app[_SERVER].proxy(request.match_info["proxy"])
-    proxy.remove_toxic(request.match_info["toxic"])
+    proxy.remove_toxic(request.match_info["toxic"], holder=request.query.get("holder"))
     return web.Response(status=204)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -28,6 +29,7 @@ __all__ = ["DEFAULT_LEASE_SECONDS", "HeldToxic", "ProxyControl", "ProxyInfo", "S
 log = logging.getLogger(__name__)
 
 LEASES = "leases"
+_SET_ATTEMPTS = 3  # add, or take over, a toxic that others set and remove meanwhile
 
 
 @dataclass(frozen=True)
@@ -172,9 +174,14 @@ class ProxyControl:
         answer = await self._request("POST", f"/proxies/{proxy}/toxics/{name}", body)
         return Toxic.from_json(answer)
 
-    async def remove_toxic(self, proxy: str, name: str, *, missing_ok: bool = False) -> None:
+    async def remove_toxic(
+        self, proxy: str, name: str, *, missing_ok: bool = False, holder: str | None = None
+    ) -> None:
+        """Remove the toxic; given ``holder``, only if it is that holder's or nobody's: one
+        another holder set is refused (409). Toxiproxy keeps no holders and removes it."""
+        query = f"?{urlencode({'holder': holder})}" if holder is not None else ""
         try:
-            await self._request("DELETE", f"/proxies/{proxy}/toxics/{name}")
+            await self._request("DELETE", f"/proxies/{proxy}/toxics/{name}{query}")
         except ProxyControlError as error:
             if not (missing_ok and error.status == 404):
                 raise
@@ -253,12 +260,7 @@ class HeldToxic:
     async def start(self) -> Toxic:
         server = await self.control.server_info()
         toxic = self.toxic if server.leases else replace(self.toxic, lease_seconds=None)
-        try:
-            answered = await self.control.add_toxic(self.proxy, toxic)
-        except ProxyControlError as error:
-            if error.status != 409:
-                raise
-            answered = await self._take_over(toxic)
+        answered = await self._set(toxic)
         self.leased = answered.lease_seconds is not None
         if self.leased:
             self._renewing = asyncio.get_running_loop().create_task(self._renew())
@@ -272,6 +274,23 @@ class HeldToxic:
                 self.proxy,
             )
         return answered
+
+    async def _set(self, toxic: Toxic) -> Toxic:
+        """Add the toxic, or take over the one of its name. One removed between the two (its
+        holder reverted it, or its lease lapsed) is added again."""
+        attempt = 1
+        while True:
+            try:
+                return await self.control.add_toxic(self.proxy, toxic)
+            except ProxyControlError as error:
+                if error.status != 409:
+                    raise
+            try:
+                return await self._take_over(toxic)
+            except ProxyControlError as error:
+                if error.status != 404 or attempt == _SET_ATTEMPTS:
+                    raise
+            attempt += 1
 
     async def _take_over(self, toxic: Toxic) -> Toxic:
         """A toxic of this name is there already: make it this one if its holder is this one
@@ -305,7 +324,15 @@ class HeldToxic:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-        await self.control.remove_toxic(self.proxy, self.toxic.name, missing_ok=True)
+        try:
+            await self.control.remove_toxic(
+                self.proxy, self.toxic.name, missing_ok=True, holder=self.toxic.holder
+            )
+        except ProxyControlError as error:
+            if error.status != 409:
+                raise
+            # Its lease lapsed (this process stalled) and another holder has set it since.
+            log.warning("toxic %s is not this holder's any more: %s", self.toxic.name, error)
 
     async def __aenter__(self) -> HeldToxic:
         await self.start()

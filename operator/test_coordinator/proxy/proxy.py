@@ -130,8 +130,12 @@ class FaultProxy:
         except KeyError:
             raise Refused("toxic not found", status=404) from None
 
-    def remove_toxic(self, name: str) -> None:
-        self.toxic(name)
+    def remove_toxic(self, name: str, *, holder: str | None = None) -> None:
+        """Remove the toxic; given ``holder``, only if it is that holder's or nobody's (a
+        runner undoing what a dead one left must not cut short a fault set since)."""
+        toxic = self.toxic(name)
+        if holder is not None and toxic.holder not in (None, holder):
+            raise Refused(f"toxic {name} is held by {toxic.holder}", status=409)
         self._drop(name)
         self._apply()
 

@@ -107,6 +107,7 @@ class FileHost(ScenarioHost):
             key=key,
             where={"project": self.platforms.project or ""},
             scenario=self.name,
+            holder=platform.holder,
             run_id=run_id,
         )
 

@@ -31,6 +31,7 @@ class RecordingPlatform(Platform):
 
     def __init__(self, *, failing: bool = False) -> None:
         self.reverted: list[tuple[str, str]] = []
+        self.holders: list[str | None] = []
         self.failing = failing
 
     async def select(self, selector: Mapping[str, str]) -> list[Workload]:
@@ -44,6 +45,10 @@ class RecordingPlatform(Platform):
             raise OSError("engine unreachable")
         self.reverted.append((fault.action, workload.id))
         return f"unpaused {workload.id}"
+
+    async def revert_left(self, fault: FaultSpec, workload: Workload, *, holder: str | None) -> str:
+        self.holders.append(holder)
+        return await super().revert_left(fault, workload, holder=holder)
 
     async def endpoint(self, workload: Workload, port: int | str) -> str:
         raise LookupError("no endpoints")
@@ -68,7 +73,7 @@ def dead_runner_journal(directory: Path, *, reverted: bool = False) -> Path:
             entry.completed_at = utcnow()
             entry.reverted_at = utcnow() if {reverted} else None
         file = JournalFile(Path({str(directory)!r}), platform="compose", key="k", scenario="sc",
-                           run_id="run1")
+                           run_id="run1", holder="sc (run by the dead one)")
         asyncio.run(file.save(journal))
         print("saved", flush=True)
         sys.stdin.read()
@@ -94,6 +99,7 @@ async def test_a_dead_runners_pause_is_found_and_undone(tmp_path: Path) -> None:
     done = await repair(platform, leftover)
 
     assert platform.reverted == [("pause", "api-1")]
+    assert platform.holders == ["sc (run by the dead one)"]  # what another set since, it spares
     assert done == ["undid pause api-1 (step 's'): unpaused api-1"]
     assert not path.exists()
 

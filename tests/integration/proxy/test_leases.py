@@ -8,6 +8,7 @@ import random
 import signal
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,54 @@ async def test_hold_waits_for_a_toxic_of_its_name_held_by_another_holder(
     assert proxy.toxics == []
     async with control.hold("svc", Toxic.latency(10, name="slow"), holder="run b"):
         assert proxy.toxics[0].holder == "run b"  # gone: the other may set it now
+
+
+class RemovedWhileAsked(ProxyControl):
+    """A client whose first look at an existing toxic comes just after its holder removed it:
+    the moment between a 409 and the take-over, made to happen every time."""
+
+    async def toxic(self, proxy: str, name: str) -> Toxic:
+        if not getattr(self, "removed", False):
+            self.removed = True
+            await self.remove_toxic(proxy, name)
+        return await super().toxic(proxy, name)
+
+
+async def test_hold_sets_a_toxic_removed_while_it_was_being_taken_over(
+    proxy_server: ProxyServer, proxy: FaultProxy, control: ProxyControl
+) -> None:
+    await control.add_toxic("svc", Toxic.timeout(0, name="cut", lease_seconds=60))
+    racing = RemovedWhileAsked(proxy_server.control_url)
+    async with racing, racing.hold("svc", Toxic.timeout(0, name="cut"), holder="run a") as held:
+        assert held.leased is True
+        assert [(toxic.name, toxic.holder) for toxic in proxy.toxics] == [("cut", "run a")]
+    assert proxy.toxics == []
+
+
+async def test_a_removal_for_a_holder_spares_another_holders_toxic(
+    proxy: FaultProxy, control: ProxyControl
+) -> None:
+    async with control.hold("svc", Toxic.timeout(0, name="cut"), holder="run b"):
+        with pytest.raises(ProxyControlError, match="answered 409: toxic cut is held by run b"):
+            await control.remove_toxic("svc", "cut", holder="run a")
+        assert toxic_names(proxy) == ["cut"]
+        await control.remove_toxic("svc", "cut", holder="run b")
+        assert proxy.toxics == []
+    await control.add_toxic("svc", Toxic.timeout(0, name="unheld"))
+    await control.remove_toxic("svc", "unheld", holder="run a")  # nobody's: anyone's to remove
+    assert proxy.toxics == []
+
+
+async def test_a_holder_whose_lease_lapsed_leaves_the_next_holders_toxic(
+    proxy: FaultProxy, control: ProxyControl
+) -> None:
+    """A holder that stalled past its lease finds another's toxic of its name on its way out."""
+    stalled = control.hold("svc", Toxic.timeout(0, name="cut"), lease_seconds=60, holder="run a")
+    await stalled.start()
+    await control.remove_toxic("svc", "cut")  # as if its lease lapsed
+    await control.add_toxic("svc", replace(Toxic.timeout(0, name="cut"), holder="run b"))
+    await stalled.stop()
+    assert [(toxic.name, toxic.holder) for toxic in proxy.toxics] == [("cut", "run b")]
 
 
 async def test_hold_refuses_a_toxic_of_its_name_that_does_something_else(

@@ -69,6 +69,7 @@ class ComposePlatform(Platform):
         waiting for the same proxy is told it waits for)."""
         self.project = project
         self.network = NetworkFaults(lease_seconds=lease_seconds, holder=holder)
+        self.holder = self.network.holder
         self._api: DockerApi | None = None
         self._executor = ThreadPoolExecutor(_WORKERS, thread_name_prefix=f"compose-{project}")
         self._seen: dict[str, Container] = {}
@@ -218,12 +219,15 @@ class ComposePlatform(Platform):
         return await self._on_container(workload.id, action)
 
     async def revert(self, fault: FaultSpec, workload: Workload) -> str:
+        return await self.revert_left(fault, workload, holder=None)
+
+    async def revert_left(self, fault: FaultSpec, workload: Workload, *, holder: str | None) -> str:
         network = fault.network
         if network is not None:
             proxy = await self._proxy_at(workload, network)
             if proxy is None:
                 return f"fault proxy container {workload.id} is gone, and its toxics with it"
-            return await self.network.revert(fault, proxy)
+            return await self.network.revert(fault, proxy, holder=holder)
         match fault.action:
             case "stop" | "restart":  # a restart cut short may have stopped and not started it
                 return await self._on_container(workload.id, faults.start)

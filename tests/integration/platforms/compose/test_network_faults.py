@@ -135,6 +135,30 @@ async def test_a_fresh_platform_undoes_what_a_dead_runner_left(
     assert await control.toxics("tcp") == []
 
 
+async def test_undoing_a_dead_runners_partition_spares_the_one_another_run_set_since(
+    project: ComposeProject, control: ProxyControl
+) -> None:
+    """The dead runner's lease lapsed and another run partitioned the proxy: a third process
+    undoing the dead one's journal leaves the live run's fault alone; undone for its real
+    holder, or by that holder, it goes."""
+    cut, proxy = fault("partition"), Workload(proxy_container(project))
+    async with ComposePlatform(project.name, holder="cut (run by pid 2)") as live:
+        await live.apply(cut, proxy)
+        async with ComposePlatform(project.name, holder="cut (run by pid 3)") as third:
+            message = await third.revert_left(cut, proxy, holder="cut (run by pid 1)")
+            assert "left as is: toxic chaos-partition_upstream is held by cut (run by pid 2)" in (
+                message
+            )
+            assert len(await control.toxics("tcp")) == 2
+            message = await third.revert(cut, proxy)  # its own undo of a fault it never held
+            assert "not by cut (run by pid 3)" in message
+            assert len(await control.toxics("tcp")) == 2
+        message = await live.revert(cut, proxy)
+    assert message.startswith("partition removed from proxy tcp at "), message
+    assert "another process" not in message  # its own, held: undone as such
+    assert await control.toxics("tcp") == []
+
+
 def partition(port: str, *, duration: str = "2s") -> dict[str, Any]:
     return {
         "targets": {"echo": {"selector": {"app": "echo"}}},
