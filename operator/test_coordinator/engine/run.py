@@ -26,7 +26,7 @@ from test_coordinator.engine.targets import TargetResolver
 from test_coordinator.engine.timeline import SampleLog
 from test_coordinator.engine.verdict import Ending, Outcome, finish
 from test_coordinator.errors import ObservationUnavailable, ScenarioInvalid, TestCoordinatorError
-from test_coordinator.platforms.base import FaultHeld, Platform, Workload
+from test_coordinator.platforms.base import Applied, FaultHeld, Platform, Workload
 from test_coordinator.platforms.deadline import run_deadline
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.scenario.model import (
@@ -527,14 +527,20 @@ class _Run:
                 # server has read, a Docker call): the undo that follows must come after it, or
                 # the fault would land after its undo and stay. So it is let finish first.
                 await asyncio.wait([applying])
-                entry.message = "cut short while being applied (it may have landed)"
+                if applying.cancelled() or applying.exception() is not None:
+                    entry.message = "cut short while being applied (it may have landed)"
+                else:  # it landed: on record as it did, then undone
+                    self._landed(entry, applying.result())
                 raise
             break
         self._resumed()
+        self._landed(entry, applied)
+        return began
+
+    def _landed(self, entry: JournalEntry, applied: Applied) -> None:
         entry.completed_at = utcnow()
         entry.message, entry.graceful = applied.message, applied.graceful
         self.observer.fault_applied(entry)
-        return began
 
     async def _revert(self, entry: JournalEntry) -> float:
         """Undo one timed fault; returns the monotonic time of the undo's first action."""

@@ -417,7 +417,7 @@ async def test_an_abort_while_a_fault_is_on_its_way_undoes_it_after_it_lands() -
             step("freeze", "pause", "risk", duration="10s"),
             targets={"risk": {"selector": {"app": "risk"}}},
         )
-        abort = Abort()
+        abort, observer = Abort(), Recording()
 
         async def abort_while_applying() -> None:
             await eventually(lambda: platform.in_flight == 1)
@@ -425,10 +425,10 @@ async def test_an_abort_while_a_fault_is_on_its_way_undoes_it_after_it_lands() -
 
         aborter = asyncio.create_task(abort_while_applying())
         try:
-            status, _ = await run(chaos, platform, abort=abort)
+            status, _ = await run(chaos, platform, abort=abort, observer=observer)
         finally:
             aborter.cancel()
-        await eventually(lambda: platform.in_flight == 0)  # landed by now, whenever it did
+        assert platform.in_flight == 0  # landed before the run ended
 
         assert status.phase is Phase.ABORTED
         assert [(c.op, c.workload) for c in platform.calls] == [
@@ -437,7 +437,13 @@ async def test_an_abort_while_a_fault_is_on_its_way_undoes_it_after_it_lands() -
         ]
         assert platform.faulted == set(), "the pause landed after its undo"
         assert platform.is_up("risk-0")
-        assert status.faults[0].reverted_at is not None
+        [fault] = status.faults
+        assert fault.reverted_at is not None
+        # It landed: on record (and told) as applied, then undone.
+        assert fault.completed_at is not None and fault.message.startswith("pause risk-0")
+        assert (
+            observer.events.count("fault_applied") == observer.events.count("fault_reverted") == 1
+        )
 
 
 async def test_abort_reason_is_kept_from_the_first_call() -> None:
