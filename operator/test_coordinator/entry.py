@@ -15,10 +15,14 @@ import os
 import signal
 import sys
 import threading
+from types import FrameType
 
 __all__ = ["main"]
 
 EXIT_INTERRUPTED = 130
+
+
+_ctrl_c_in_start_up = False
 
 
 def main() -> int:
@@ -26,6 +30,7 @@ def main() -> int:
     # the end; the cyclic collector would scan them again and again while they are made (~10%
     # of a start, measured). It runs again once the command's work begins (``started``).
     gc.disable()
+    signal.signal(signal.SIGINT, _on_ctrl_c_in_start_up)
     try:
         from test_coordinator.cli import main as run_cli
 
@@ -40,10 +45,25 @@ def main() -> int:
 
 def started() -> None:
     """Start-up is over: its objects are kept out of every later collection (they live to the
-    end), and the collector runs again. Called by the CLI before a command does its work."""
+    end), and the collector runs again; Ctrl-C is Python's own again (asyncio's runner takes it
+    over only from that one), and one a library swallowed during start-up ends the command now.
+    Called by the CLI before a command does its work."""
     if not gc.isenabled():  # not when the CLI was called in a process of another's
         gc.freeze()
         gc.enable()
+    if signal.getsignal(signal.SIGINT) is _on_ctrl_c_in_start_up:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if _ctrl_c_in_start_up:
+            raise KeyboardInterrupt
+
+
+def _on_ctrl_c_in_start_up(signum: int, frame: FrameType | None) -> None:
+    """Python's KeyboardInterrupt, remembered: a library may swallow it while it loads
+    (ruamel.yaml imports its optional C parser under a bare ``except:``), and the command would
+    go on as if no Ctrl-C had come."""
+    global _ctrl_c_in_start_up
+    _ctrl_c_in_start_up = True
+    signal.default_int_handler(signum, frame)
 
 
 def _exit_without_teardown(code: int) -> None:

@@ -463,6 +463,39 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(
     wait_for(lambda: not [pid for pid in started_pids(pid_dir) if alive(pid)], timeout=10)
 
 
+def test_a_ctrl_c_a_library_swallows_during_start_up_still_ends_the_command(
+    workdir: Path, pid_dir: Path, tmp_path: Path
+) -> None:
+    """ruamel.yaml imports its optional C parser under a bare ``except:``: a Ctrl-C landing
+    there was taken for "no C parser", and the command went on to run a five-minute pause.
+    The Ctrl-C here comes from within that very import (a stand-in for the C parser)."""
+    swallowed = tmp_path / "swallowed"
+    swallowed.mkdir()
+    # ruamel.yaml tries it twice: the Ctrl-C comes in the second, the one under `except:`.
+    (swallowed / "_ruamel_yaml.py").write_text(
+        "import os, signal\n"
+        "if os.environ.get('TRIED_THE_C_PARSER'):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)  # handled right here: inside the import\n"
+        "os.environ['TRIED_THE_C_PARSER'] = '1'\n"
+        "raise ModuleNotFoundError('no C parser here')\n"
+    )
+    path = write_scenario(workdir, "freeze", PAUSE_API)
+    result = subprocess.run(
+        [str(SCRIPT), "run", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,  # the pause is five minutes: a swallowed Ctrl-C ran into this
+        env={**os.environ, "PYTHONPATH": str(swallowed)},
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        130,
+        "",
+        "test-coordinator: interrupted\n",
+    )
+    assert not started_pids(pid_dir)  # caught before anything started
+
+
 def test_a_service_the_teardown_had_to_sigkill_is_named(workdir: Path, pid_dir: Path) -> None:
     stack = {"services": {"api": tiny("api", pid_dir, "--ignore-term", stopGracePeriod="300ms")}}
     (workdir / "stack.yaml").write_text(json.dumps(stack))
