@@ -208,8 +208,8 @@ class NetworkFaults:
 
     async def revert(self, fault: FaultSpec, proxy: ProxyAt, *, holder: str | None = None) -> str:
         """Remove the fault's toxics from ``proxy``; those already gone are fine. What this
-        process does not hold is removed by name where ``holder`` (by default this process's
-        own: a dead runner's, from its journal) or nobody holds it; another holder's is left."""
+        process does not hold is removed by name where ``holder`` (a dead runner's, from its
+        journal; by default this process's own) or nobody holds it; another holder's stays."""
         key = (proxy.control_url, proxy.name, fault.action)
         held = self._held.pop(key, None) if holder in (None, self.holder) else None
         try:
