@@ -196,8 +196,10 @@ class RemovedWhileAsked(ProxyControl):
     """A client whose first look at an existing toxic comes just after its holder removed it:
     the moment between a 409 and the take-over, made to happen every time."""
 
+    removed = False
+
     async def toxic(self, proxy: str, name: str) -> Toxic:
-        if not getattr(self, "removed", False):
+        if not self.removed:
             self.removed = True
             await self.remove_toxic(proxy, name)
         return await super().toxic(proxy, name)
