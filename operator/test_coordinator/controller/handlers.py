@@ -11,8 +11,8 @@ import asyncio
 import copy
 import logging
 import random
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
 
 import kopf
 from lightkube import AsyncClient
@@ -23,7 +23,7 @@ from test_coordinator.platforms.kubernetes import ClusterCache
 from test_coordinator.reconcile.reconciler import Environment, ScenarioReconciler
 from test_coordinator.scenario.crd import GROUP, PLURAL, VERSION
 
-__all__ = ["Controller", "build_registry"]
+__all__ = ["Controller", "DiffBaseWithoutStatus", "build_registry"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
             prefix="chaos.tse.dev"
         )
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        settings.persistence.diffbase_storage = DiffBaseWithoutStatus(
             prefix="chaos.tse.dev", key="last-handled-configuration"
         )
         settings.posting.level = logging.WARNING  # our own Events say what happened
@@ -124,6 +124,26 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         await controller.shutdown()
 
     return registry
+
+
+class DiffBaseWithoutStatus(kopf.AnnotationsDiffBaseStorage):
+    """kopf's diff-base in annotations, its essence built without copying the status first.
+
+    The essence of a resource leaves its status out, but kopf deep-copies the whole body on
+    every event before dropping it: a run's status can hold a thousand faults, and copying it
+    was 5% of the operator's CPU in a 1,000-pod kill. A handler watching a status field
+    (``extra_fields``) still gets kopf's own way; this operator has none."""
+
+    def build(
+        self,
+        *,
+        body: kopf.Body,
+        extra_fields: Iterable[str | tuple[str, ...] | list[str] | None] | None = None,
+    ) -> kopf.BodyEssence:
+        if "status" in body and not extra_fields:
+            rest = {key: value for key, value in body.items() if key != "status"}
+            body = kopf.Body(cast(kopf.RawBody, rest))
+        return super().build(body=body, extra_fields=extra_fields)
 
 
 class JitteredBackoffs:
