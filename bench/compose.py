@@ -65,12 +65,12 @@ async def measure(platform: Platform, pid_dir: Path) -> Figures:
         runs = []
         for _ in range(RUNS):
             began = time.monotonic()
-            status = await run_scenario(crash_scenario("20ms"), platform)
+            status = await run_scenario(crash_scenario("50ms"), platform)
             wall = time.monotonic() - began
             assert status.recovery_seconds is not None, status.message
             true = last_listening(pid_dir) - status.faults[0].applied_at.timestamp()
             runs.append(Run(wall, status.recovery_seconds, status.recovery_seconds - true))
-        resolver = TargetResolver(platform, crash_scenario("20ms").spec.targets)
+        resolver = TargetResolver(platform, crash_scenario("50ms").spec.targets)
         times = []
         for _ in range(RESOLUTIONS):
             began = time.perf_counter()
