@@ -29,6 +29,8 @@ from tests.integration.stacks import tiny, tiny_stack
 
 RUNS = 5
 RESOLUTIONS = 200
+POLL = "50ms"
+"""How often the after-check looks: the least an interval may be."""
 RESTART_DELAY = "100ms"  # the Docker engine's first restart delay
 
 
@@ -65,12 +67,12 @@ async def measure(platform: Platform, pid_dir: Path) -> Figures:
         runs = []
         for _ in range(RUNS):
             began = time.monotonic()
-            status = await run_scenario(crash_scenario("50ms"), platform)
+            status = await run_scenario(crash_scenario(POLL), platform)
             wall = time.monotonic() - began
             assert status.recovery_seconds is not None, status.message
             true = last_listening(pid_dir) - status.faults[0].applied_at.timestamp()
             runs.append(Run(wall, status.recovery_seconds, status.recovery_seconds - true))
-        resolver = TargetResolver(platform, crash_scenario("50ms").spec.targets)
+        resolver = TargetResolver(platform, crash_scenario(POLL).spec.targets)
         times = []
         for _ in range(RESOLUTIONS):
             began = time.perf_counter()
