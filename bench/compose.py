@@ -100,7 +100,7 @@ async def main() -> None:
 def report(local: Figures, compose: Figures) -> None:
     print(
         f"compose vs local: {RUNS} back-to-back crash-and-recover runs, restart after "
-        f"{RESTART_DELAY} (doubling), poll every 20ms:"
+        f"{RESTART_DELAY} (doubling), poll every {POLL}:"
     )
     print("  run   local: wall  recovery  reported-true   compose: wall  recovery  reported-true")
     for index, (here, there) in enumerate(zip(local.runs, compose.runs, strict=True), start=1):
