@@ -78,17 +78,25 @@ class StatusWriter:
         self._conditions = {condition.type: condition for condition in shown}
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task[None] | None = None
+        self._requested = False  # a coalesced write asked for since its round began
         self._unwritten = False  # the last write failed in passing: the retrier is on it
         self._retrier: asyncio.Task[None] | None = None
         self._written: ScenarioStatus | None = None  # what the last write that landed wrote
 
     def request(self) -> None:
+        self._requested = True
         if self._pending is None or self._pending.done():
             self._pending = asyncio.create_task(self._soon())
 
     async def _soon(self) -> None:
-        await asyncio.sleep(self.interval)
-        await self.write_now(quiet=True, changed_only=True)
+        # Round after round while asked: a change asked for while this task's write is on its
+        # way (its status composed already) is written by the next round, not left until some
+        # later change (a run waiting minutes on its after-check showed its landed fault as
+        # still being applied).
+        while self._requested:
+            await asyncio.sleep(self.interval)
+            self._requested = False
+            await self.write_now(quiet=True, changed_only=True)
 
     async def write_now(self, *, quiet: bool = False, changed_only: bool = False) -> None:
         """Write the current status. A failure in passing is retried: here until it lands,

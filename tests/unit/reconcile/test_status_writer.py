@@ -3,6 +3,8 @@ not made when they would write it again unchanged (each write is a request and a
 
 from __future__ import annotations
 
+import asyncio
+
 from test_coordinator.reconcile.status import StatusWriter
 from test_coordinator.scenario.status import Phase, ScenarioStatus
 
@@ -65,3 +67,36 @@ async def test_the_first_coalesced_write_is_made() -> None:
     writer = StatusWriter(resource.write, resource.compose, 0.0, where="test")
     await coalesced(writer)
     assert [status.message for status in resource.written] == ["starting"]
+
+
+class SlowResource(Resource):
+    """Each write is on its way until the test lets it land."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_the_way: asyncio.Queue[asyncio.Event] = asyncio.Queue()
+
+    async def write(self, status: ScenarioStatus) -> None:
+        land = asyncio.Event()
+        await self.on_the_way.put(land)
+        await land.wait()
+        await super().write(status)
+
+
+async def test_a_change_asked_for_while_a_coalesced_write_is_on_its_way_is_written() -> None:
+    # The status of a busy operator's run said for minutes that its fault was still being
+    # applied: the fault had landed while the write before was on its way, and that write's
+    # task, not done yet, took the request as its own.
+    resource = SlowResource()
+    writer = StatusWriter(resource.write, resource.compose, 0.0, where="test")
+    writer.request()
+    first = await asyncio.wait_for(resource.on_the_way.get(), timeout=5)  # "starting"
+    resource.shown.message = "step kill: kill t"
+    writer.request()
+    first.set()
+    second = await asyncio.wait_for(resource.on_the_way.get(), timeout=5)
+    second.set()
+    pending = writer._pending
+    assert pending is not None
+    await asyncio.wait_for(pending, timeout=5)
+    assert [status.message for status in resource.written] == ["starting", "step kill: kill t"]
