@@ -15,11 +15,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 import kopf
-from lightkube import AsyncClient
 
 from test_coordinator.controller.host import ResourceHost, desired_of, status_of
 from test_coordinator.controller.resource import FINALIZER, ObjectRef
-from test_coordinator.platforms.kubernetes import ClusterCache
+from test_coordinator.platforms.kubernetes import ApiClient, ClusterCache
 from test_coordinator.reconcile.reconciler import Environment, ScenarioReconciler
 from test_coordinator.scenario.crd import GROUP, PLURAL, VERSION
 
@@ -34,7 +33,7 @@ class Controller:
     def __init__(
         self,
         env: Environment,
-        client: AsyncClient,
+        client: ApiClient,
         *,
         operator_namespace: str | None,
         cache: ClusterCache | None = None,

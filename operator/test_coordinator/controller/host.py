@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from lightkube import AsyncClient
-
 from test_coordinator.controller.resource import (
     ABORT_ANNOTATION,
     FINALIZER,
@@ -18,7 +16,7 @@ from test_coordinator.controller.resource import (
     remove_annotation,
     write_status,
 )
-from test_coordinator.platforms.kubernetes import ClusterCache, KubernetesPlatform
+from test_coordinator.platforms.kubernetes import ApiClient, ClusterCache, KubernetesPlatform
 from test_coordinator.reconcile.host import Desired, ScenarioHost
 from test_coordinator.scenario.model import ChaosScenario
 from test_coordinator.scenario.status import ScenarioStatus
@@ -29,7 +27,7 @@ __all__ = ["ResourceHost", "desired_of", "status_of"]
 class ResourceHost(ScenarioHost):
     def __init__(
         self,
-        client: AsyncClient,
+        client: ApiClient,
         ref: ObjectRef,
         *,
         operator_namespace: str | None,

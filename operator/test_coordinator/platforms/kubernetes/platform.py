@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx2
-from lightkube import ApiError, AsyncClient
+from lightkube import ApiError
 from lightkube.models.apps_v1 import DeploymentStatus, StatefulSetStatus
 from lightkube.models.core_v1 import PodStatus, ServicePort
 from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
@@ -38,6 +38,7 @@ from test_coordinator.errors import (
 )
 from test_coordinator.platforms.base import Applied, FaultHeld, Platform, Workload
 from test_coordinator.platforms.kubernetes.cache import Cached, ClusterCache, WatchCache
+from test_coordinator.platforms.kubernetes.client import ApiClient
 from test_coordinator.platforms.kubernetes.proxies import (
     CONTROL_PORT,
     missing_proxy,
@@ -96,7 +97,7 @@ class KubernetesPlatform(Platform):
 
     def __init__(
         self,
-        client: AsyncClient,
+        client: ApiClient,
         namespace: str,
         *,
         operator_namespace: str | None = None,
@@ -362,7 +363,7 @@ class KubernetesPlatform(Platform):
 
     async def _delete_pod(self, name: str, *, grace: int) -> str:
         try:
-            await self.client.delete(Pod, name, namespace=self.namespace, grace_period=grace)
+            await self.client.delete_pod(name, namespace=self.namespace, grace_period=grace)
         except ApiError as error:
             if error.status.code == 404:
                 self._deleting(name)

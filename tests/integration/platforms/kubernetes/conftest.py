@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from lightkube import AsyncClient, KubeConfig
-from test_coordinator.platforms.kubernetes import KubernetesPlatform
+from test_coordinator.platforms.kubernetes import ApiClient, KubernetesPlatform, connect
 
 from tests.integration.kube import OPERATOR_NAMESPACE, Cluster, cluster
 
@@ -29,14 +28,16 @@ async def kube(tmp_path: Path) -> AsyncIterator[Cluster]:
 
 
 @pytest.fixture
-async def client(kube: Cluster) -> AsyncIterator[AsyncClient]:
-    api = AsyncClient(config=KubeConfig.from_file(kube.kubeconfig))
+async def client(kube: Cluster, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ApiClient]:
+    """The operator's own client (its retries, its transport), on the emulated cluster."""
+    monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
+    api = connect()
     yield api
     await api.close()
 
 
 @pytest.fixture
-async def platform(client: AsyncClient) -> KubernetesPlatform:
+async def platform(client: ApiClient) -> KubernetesPlatform:
     platform = KubernetesPlatform(client, NS, operator_namespace=OPERATOR_NAMESPACE)
     await platform.start()
     return platform
