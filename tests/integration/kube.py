@@ -1069,25 +1069,31 @@ async def until(
         await asyncio.sleep(every)
 
 
+def write_kubeconfig(path: Path, *, cluster: dict[str, Any], user: dict[str, Any]) -> Path:
+    """A kubeconfig of one context: ``cluster`` (its server, its CA) and ``user`` (a token, a
+    token file, a client certificate)."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "k", "cluster": cluster}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    return path
+
+
 @contextlib.asynccontextmanager
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     """The emulated API server on loopback, the simulated workloads running, and a kubeconfig."""
     async with ApiServer() as api, kmock.Server(api) as server:
         url = str(server.url).rstrip("/")
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "emulator", "cluster": {"server": url}}],
-                    "users": [{"name": "tester", "user": {"token": "unused"}}],
-                    "contexts": [
-                        {"name": "emulator", "context": {"cluster": "emulator", "user": "tester"}}
-                    ],
-                    "current-context": "emulator",
-                }
-            )
+        kubeconfig = write_kubeconfig(
+            tmp_path / "kubeconfig", cluster={"server": url}, user={"token": "unused"}
         )
         workloads = Workloads(api)
         simulation = asyncio.create_task(workloads.run())

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx2
 import pytest
-import yaml
 from aiohttp import web
 from lightkube import ApiError
 from lightkube.resources.core_v1 import Pod
 from test_coordinator.platforms.kubernetes import ApiClient, RetryPolicy, connect
 
+from tests.integration.kube import write_kubeconfig
 from tests.integration.loopback import serving
 
 Answer = Callable[[web.Request], Awaitable[web.Response]]
@@ -29,18 +29,10 @@ async def api_client(
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", answer)
     async with serving(app) as address:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "current-context": "c",
-                    "clusters": [{"name": "k", "cluster": {"server": f"http://{address}"}}],
-                    "users": [{"name": "u", "user": user or {"token": "s3cret"}}],
-                    "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-                }
-            )
+        kubeconfig = write_kubeconfig(
+            tmp_path / "kubeconfig",
+            cluster={"server": f"http://{address}"},
+            user=user or {"token": "s3cret"},
         )
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
         client = connect(policy=RetryPolicy(budget=5.0, minimum=0.05))

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import httpx2
 import pytest
-import yaml
 from aiohttp import web
 from lightkube.resources.core_v1 import Pod
 from test_coordinator.platforms.kubernetes import RetryPolicy, connect
 from test_coordinator.platforms.kubernetes.transport import AiohttpTransport
 
 from tests.conftest import free_port
+from tests.integration.kube import write_kubeconfig
 from tests.integration.loopback import serving
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -249,7 +249,6 @@ async def test_tls_is_as_the_kubeconfig_says(
         return base64.b64encode(files[name].read_bytes()).decode()
 
     def kubeconfig(*, with_ca: bool) -> Path:
-        path = tmp_path / f"kubeconfig-{with_ca}"
         cluster = {
             "server": base,
             **({"certificate-authority-data": data("ca.crt")} if with_ca else {}),
@@ -257,20 +256,9 @@ async def test_tls_is_as_the_kubeconfig_says(
         user = {
             "client-certificate-data": data("client.crt"),
             "client-key-data": data("client.key"),
+            "token": "s3cret",
         }
-        path.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "current-context": "c",
-                    "clusters": [{"name": "k", "cluster": cluster}],
-                    "users": [{"name": "u", "user": {**user, "token": "s3cret"}}],
-                    "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-                }
-            )
-        )
-        return path
+        return write_kubeconfig(tmp_path / f"kubeconfig-{with_ca}", cluster=cluster, user=user)
 
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(with_ca=True)))
     client = connect()
