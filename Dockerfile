@@ -16,10 +16,11 @@ WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY operator ./operator
 RUN pip install . && rm -rf /build
+# Out of /build before the next RUN: Docker would make the removed working directory again.
+WORKDIR /tmp
 
 RUN groupadd --system --gid 10001 chaos \
     && useradd --system --uid 10001 --gid chaos --no-create-home --shell /usr/sbin/nologin chaos
 USER 10001:10001
-WORKDIR /tmp
 
 CMD ["test-coordinator", "--help"]
