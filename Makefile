@@ -51,7 +51,9 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# valgrind counts the instructions each CLI runs before its first service starts (bench/cli.py).
 bench: install system-deps
+	@command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 	$(BIN)/python -m bench
 
 crd: install

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import first_spawn
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -350,6 +351,7 @@ def main() -> None:
         else:
             print(f"  Chaos Toolkit: skipped: {version}")
         print(f"  peak memory of a CLI run: {peak:.0f} MiB (goal: 60 MiB: {verdict(peak, 60)})")
+        first_spawn.report(ours, theirs, chaos=chaos, directory=directory)
         if chaos is not None:
             print(f"  compared with {version}, {RUNS} paired runs each, medians")
 
