@@ -47,20 +47,25 @@ def why_no_base_image() -> str | None:
     """None when the base image is here or could be pulled; else why the build cannot run."""
     try:
         docker("info", timeout=30)
-    except (AssertionError, OSError) as error:
+    except (AssertionError, OSError, subprocess.TimeoutExpired) as error:
         return f"no Docker engine: {error}"
     image = base_image()
-    if docker("image", "inspect", image, check=False, timeout=30):
-        return None
-    pulled = subprocess.run(
-        ["docker", "pull", image], capture_output=True, text=True, timeout=300, check=False
+    inspected = subprocess.run(
+        ["docker", "image", "inspect", image], capture_output=True, timeout=30, check=False
     )
-    if pulled.returncode == 0:
+    if inspected.returncode == 0:
         return None
-    return (
-        f"no {image} image and none can be pulled ({pulled.stderr.strip()}); "
-        ".ci/python-base-image makes a stand-in"
-    )
+    try:
+        pulled = subprocess.run(
+            ["docker", "pull", image], capture_output=True, text=True, timeout=300, check=False
+        )
+    except subprocess.TimeoutExpired:
+        problem = "the pull did not end within 5 minutes"
+    else:
+        if pulled.returncode == 0:
+            return None
+        problem = pulled.stderr.strip()
+    return f"no {image} image, none pulled ({problem}); .ci/python-base-image makes a stand-in"
 
 
 @pytest.fixture(scope="module")
