@@ -39,6 +39,12 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:
         return _interrupted()
+    except Exception:
+        # A library turned start-up's KeyboardInterrupt into an error of its own (pydantic does,
+        # when it comes while a validator is being built): the Ctrl-C is what ended the command.
+        if _ctrl_c_in_start_up:
+            return _interrupted()
+        raise
     _exit_without_teardown(code)
     return code
 

@@ -11,10 +11,14 @@ from test_coordinator.cli.printing import error_line, stderr
 from test_coordinator.errors import ScenarioInvalid
 from test_coordinator.report.text import Printer, styled
 from test_coordinator.scenario.loading import load_scenario
-from test_coordinator.scenario.model import KIND
+from test_coordinator.scenario.model import KIND, ChaosScenario
 from test_coordinator.scenario.reading import read_yaml
 
 __all__ = ["get_command", "scenario_files", "validate_command"]
+
+# Every command that imports this module reads scenarios: their validator is built now, in
+# start-up, where a Ctrl-C is caught even when pydantic turns it into a SchemaError (entry.py).
+ChaosScenario.model_rebuild()
 
 
 def validate_command(args: argparse.Namespace, console: Printer) -> int:

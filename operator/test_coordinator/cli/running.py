@@ -21,6 +21,7 @@ from test_coordinator.cli.printing import error_line, stderr
 from test_coordinator.engine.abort import Abort
 from test_coordinator.errors import TestCoordinatorError
 from test_coordinator.platforms.local import LocalPlatform, platform_for
+from test_coordinator.platforms.local.stack import StackSpec
 from test_coordinator.platforms.network import DEFAULT_LEASE_SECONDS
 from test_coordinator.report.text import styled
 from test_coordinator.scenario.loading import load_scenario
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from test_coordinator.scenario.model import ChaosScenario
 
 __all__ = ["demo_command", "run_command"]
+
+# Built in start-up, as the scenario's is (cli/files.py): a local run reads a stack.
+StackSpec.model_rebuild()
 
 EXIT_INTERRUPTED = 130
 _EXIT_BY_PHASE = {Phase.SUCCEEDED: 0, Phase.FAILED: 1, Phase.ABORTED: 1, Phase.INVALID: 2}
