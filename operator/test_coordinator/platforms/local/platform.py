@@ -153,7 +153,10 @@ class LocalPlatform(Platform):
         last = "not checked"
         while time.monotonic() < deadline:
             if not service.running:
-                reason = f"exited with code {service.last_exit} before it was ready"
+                # The process's own code: ``last_exit`` is set by the supervising task, which may
+                # not have run since the process was reaped ("exited with code None").
+                code = service.process.returncode if service.process else service.last_exit
+                reason = f"exited with code {code} before it was ready"
                 raise ServiceStartFailed(service.name, reason, service.tail)
             if probe is None:
                 return
