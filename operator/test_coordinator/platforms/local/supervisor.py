@@ -166,6 +166,12 @@ class ServiceProcess:
         async for raw in process.stdout:
             self._write(raw.decode("utf-8", "replace"))
 
+    async def output_read(self) -> None:
+        """Wait until what the processes wrote so far has been read to its end: a process is
+        reaped before its pipe is (and a child it left behind may keep the pipe open)."""
+        if self._pumps:
+            await asyncio.wait(set(self._pumps))
+
     def _write(self, line: str) -> None:
         self._tail.append(line)
         if self._log is not None:

@@ -139,6 +139,21 @@ async def test_a_service_that_cannot_start_is_named_with_its_output(
     assert not [pid for pid in started_pids(pid_dir) if alive(pid)]
 
 
+async def test_the_output_of_a_service_that_exits_at_start_is_read_to_its_end(
+    pid_dir: Path, tmp_path: Path
+) -> None:
+    # The service is reaped at once; its last line comes later, from the child it left behind
+    # on its output: as any output that is still in the pipe when the process is reaped.
+    script = "(sleep 0.2; echo the last word) & echo starting; exit 4"
+    chatty = {"command": ["sh", "-c", script], "ports": {"tcp": 0}}
+    stack = tiny_stack(pid_dir, chatty=chatty | {"ready": {"tcp": {"port": "tcp"}}})
+    with pytest.raises(ServiceStartFailed) as failure:
+        async with LocalPlatform(stack, log_dir=tmp_path / "logs"):
+            pass
+    assert "exited with code 4 before it was ready" in str(failure.value)
+    assert "starting\nthe last word" in failure.value.output_tail
+
+
 async def test_a_program_that_does_not_exist_is_named(pid_dir: Path, tmp_path: Path) -> None:
     stack = tiny_stack(pid_dir, ghost={"command": ["/nonexistent/ghost-service"]})
     with pytest.raises(
