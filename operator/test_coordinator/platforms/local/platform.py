@@ -7,7 +7,6 @@ the other services and the checks reach such a port through it, and network faul
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import tempfile
@@ -45,9 +44,6 @@ __all__ = ["STACK_ANNOTATION", "LocalPlatform", "platform_for"]
 READY_POLL_SECONDS = 0.02
 """How often a starting service's ready probe runs: a refused connection costs microseconds,
 and every run waits for its stack at this grain."""
-LAST_OUTPUT_SECONDS = 1.0
-"""How long a service that exited before it was ready may take to have its output read to the
-end, for the error: longer only when a child it left behind holds the pipe open."""
 
 LOOPBACK = "127.0.0.1"
 
@@ -161,9 +157,7 @@ class LocalPlatform(Platform):
                 # not have run since the process was reaped ("exited with code None").
                 code = service.process.returncode if service.process else service.last_exit
                 reason = f"exited with code {code} before it was ready"
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(LAST_OUTPUT_SECONDS):
-                        await service.output_read()
+                await service.output_read()
                 raise ServiceStartFailed(service.name, reason, service.tail)
             if probe is None:
                 return

@@ -13,8 +13,10 @@ import ctypes
 import logging
 import os
 import signal
+import subprocess
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -29,6 +31,11 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 # A service that ran this long before it died is healthy again: its backoff starts over.
 _BACKOFF_RESET_AFTER = 10.0
+# What a process wrote before it exited is read before its exit is logged, waiting at most this
+# long: only a process that escaped its session (a daemon) can hold the pipe open longer.
+_LAST_OUTPUT_SECONDS = 1.0
+# A line longer than this is logged in pieces.
+_LONGEST_LINE = 64 * 1024
 
 
 def _die_with_parent() -> None:
@@ -63,7 +70,7 @@ class ServiceProcess:
         self.env = env
         self.log_path = log_path
         self.restarts = 0
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: Child | None = None
         self.last_exit: int | None = None
         self.spawn_error: OSError | None = None
         self._tail: deque[str] = deque(maxlen=40)
@@ -74,7 +81,7 @@ class ServiceProcess:
         self._started = asyncio.Condition()
         self._generation = 0
         self._loop_task: asyncio.Task[None] | None = None
-        self._pumps: set[asyncio.Task[None]] = set()
+        self._children: set[Child] = set()  # with their output still open
         self._log: TextIO | None = None
 
     @property
@@ -126,7 +133,11 @@ class ServiceProcess:
             assert self.process is not None
             exit_code = await self.process.wait()
             self.last_exit = exit_code
+            left = await asyncio.to_thread(_kill_left_behind, self.process.pid)
+            await self.output_read()
             self._write(f"[test-coordinator] {self.name} exited with {_describe_exit(exit_code)}\n")
+            if left:
+                self._write(f"[test-coordinator] killed what {self.name} left running: {left}\n")
             if self._restart_now or not self._may_run.is_set():
                 self._restart_now = False
                 crashes = 0
@@ -144,33 +155,35 @@ class ServiceProcess:
             await asyncio.sleep(delay)
 
     async def _spawn(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
+        # asyncio's own Process.wait() returns only once the output pipe is closed too, which a
+        # child the process left behind can keep open for ever: the exit is the protocol's.
+        transport, output = await asyncio.get_running_loop().subprocess_exec(
+            lambda: _Output(self._write),
             *self.argv,
             env=self.env,
             cwd=self.spec.working_dir,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: a terminal's Ctrl-C is ours to handle
             preexec_fn=_die_with_parent,
         )
-        pump = asyncio.create_task(self._pump(self.process), name=f"output of {self.name}")
-        self._pumps.add(pump)
-        pump.add_done_callback(self._pumps.discard)
+        self.process = child = Child(transport, output)
+        self._children.add(child)
+        output.finished.add_done_callback(lambda _: self._close(child))
         async with self._started:
             self._generation += 1
             self._started.notify_all()
 
-    async def _pump(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stdout is not None
-        async for raw in process.stdout:
-            self._write(raw.decode("utf-8", "replace"))
+    def _close(self, child: Child) -> None:
+        child.transport.close()  # kills the process if it still runs: only once it has exited
+        self._children.discard(child)
 
     async def output_read(self) -> None:
-        """Wait until what the processes wrote so far has been read to its end: a process is
-        reaped before its pipe is (and a child it left behind may keep the pipe open)."""
-        if self._pumps:
-            await asyncio.wait(set(self._pumps))
+        """Wait until what the exited process wrote has been read to its end, at most
+        ``_LAST_OUTPUT_SECONDS``: a process is reaped before its pipe is read out."""
+        if self.process is not None and self.process.returncode is not None:
+            await asyncio.wait([self.process.output.closed], timeout=_LAST_OUTPUT_SECONDS)
 
     def _write(self, line: str) -> None:
         self._tail.append(line)
@@ -234,10 +247,103 @@ class ServiceProcess:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         outcome = await self._terminate(self.spec.stop_grace_period)
+        for child in list(self._children):  # held open by a process that left its session
+            self._close(child)
         if self._log is not None:
             self._log.close()
             self._log = None
         return outcome
+
+
+class _Output(asyncio.SubprocessProtocol):
+    """A process's output, line by line, to ``write``; its exit, its pipe's end, and both."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+        self._partial = b""
+        loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.finished: asyncio.Future[None] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        if len(self._partial) > _LONGEST_LINE:
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:  # never split inside a character: UTF-8 has no \n in one
+            self._write(line.decode("utf-8", "replace") + "\n")
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if self._partial:
+            self._write(self._partial.decode("utf-8", "replace"))
+            self._partial = b""
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def process_exited(self) -> None:
+        self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.finished.set_result(None)
+
+
+@dataclass(eq=False)
+class Child:
+    """One process of a service."""
+
+    transport: asyncio.SubprocessTransport
+    output: _Output
+
+    @property
+    def pid(self) -> int:
+        return self.transport.get_pid()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.transport.get_returncode()
+
+    async def wait(self) -> int:
+        """Its exit code, once it has exited (its output may still be being read)."""
+        await asyncio.shield(self.output.exited)
+        code = self.transport.get_returncode()
+        assert code is not None
+        return code
+
+
+def _kill_left_behind(session: int) -> str:
+    """SIGKILL what a service's process left running in its session (its own, made by
+    ``start_new_session``), as a container's end takes its other processes with it; the PIDs
+    killed. Called as soon as the process is reaped: while members are left, its number cannot
+    be given to another process; if a process has it, members are that process's, not ours."""
+    killed: set[int] = set()
+    for _ in range(3):  # a member may fork while the others are killed
+        members = _session_members(session)
+        if not members or session in members:
+            break
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        killed.update(members)
+    return ", ".join(map(str, sorted(killed)))
+
+
+def _session_members(session: int) -> list[int]:
+    """The live processes (zombies are dead already) of ``session``."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                # After the command, in parentheses that may hold anything: state, ppid,
+                # process group, session.
+                state, _, _, member_of = stat.read().rsplit(b")", 1)[1].split()[:4]
+        except OSError:  # gone meanwhile
+            continue
+        if int(member_of) == session and state != b"Z":
+            members.append(int(entry.name))
+    return members
 
 
 def _describe_exit(code: int) -> str:

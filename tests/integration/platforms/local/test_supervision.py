@@ -142,9 +142,10 @@ async def test_a_service_that_cannot_start_is_named_with_its_output(
 async def test_the_output_of_a_service_that_exits_at_start_is_read_to_its_end(
     pid_dir: Path, tmp_path: Path
 ) -> None:
-    # The service is reaped at once; its last line comes later, from the child it left behind
-    # on its output: as any output that is still in the pipe when the process is reaped.
-    script = "(sleep 0.2; echo the last word) & echo starting; exit 4"
+    # The service is reaped at once; its last line comes later, from a process it left on its
+    # output (in a session of its own, so not killed with the service): as any output still in
+    # the pipe when the process is reaped, only later.
+    script = "setsid sh -c 'sleep 0.2; echo the last word' & echo starting; exit 4"
     chatty = {"command": ["sh", "-c", script], "ports": {"tcp": 0}}
     stack = tiny_stack(pid_dir, chatty=chatty | {"ready": {"tcp": {"port": "tcp"}}})
     with pytest.raises(ServiceStartFailed) as failure:
@@ -152,6 +153,20 @@ async def test_the_output_of_a_service_that_exits_at_start_is_read_to_its_end(
             pass
     assert "exited with code 4 before it was ready" in str(failure.value)
     assert "starting\nthe last word" in failure.value.output_tail
+
+
+async def test_what_a_service_left_running_when_it_exited_is_killed(
+    pid_dir: Path, tmp_path: Path
+) -> None:
+    """As a container's end takes its other processes with it."""
+    left = tmp_path / "left.pid"
+    script = f"sleep 60 & echo $! > {left}; exec sleep 0.1"
+    stack = tiny_stack(pid_dir, leaving={"command": ["sh", "-c", script], "restart": "never"})
+    async with LocalPlatform(stack, log_dir=tmp_path / "logs") as platform:
+        service = platform.services["leaving"]
+        await wait_until(lambda: service.last_exit is not None)
+        await wait_until(lambda: not alive(int(left.read_text())))
+        assert f"killed what leaving left running: {left.read_text().strip()}" in service.tail
 
 
 async def test_a_program_that_does_not_exist_is_named(pid_dir: Path, tmp_path: Path) -> None:
