@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -153,6 +154,19 @@ async def test_the_output_of_a_service_that_exits_at_start_is_read_to_its_end(
             pass
     assert "exited with code 4 before it was ready" in str(failure.value)
     assert "starting\nthe last word" in failure.value.output_tail
+
+
+async def test_a_line_longer_than_a_pipe_holds_is_read_on(pid_dir: Path, tmp_path: Path) -> None:
+    script = "print('x' * 300_000); print('after the long line'); raise SystemExit(5)"
+    long_liner = {"command": [sys.executable, "-c", script], "ports": {"tcp": 0}}
+    stack = tiny_stack(
+        pid_dir, long=long_liner | {"ready": {"tcp": {"port": "tcp"}}, "startTimeout": "20s"}
+    )
+    with pytest.raises(ServiceStartFailed) as failure:
+        async with LocalPlatform(stack, log_dir=tmp_path / "logs"):
+            pass
+    assert "exited with code 5 before it was ready" in str(failure.value)
+    assert "after the long line" in failure.value.output_tail
 
 
 async def test_what_a_service_left_running_when_it_exited_is_killed(
