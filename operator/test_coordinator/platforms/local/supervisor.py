@@ -132,6 +132,7 @@ class ServiceProcess:
                 return
             assert self.process is not None
             exit_code = await self.process.wait()
+            exited_at = time.monotonic()
             self.last_exit = exit_code
             left = await asyncio.to_thread(_kill_left_behind, self.process.pid)
             await self.output_read()
@@ -152,7 +153,7 @@ class ServiceProcess:
             crashes += 1
             self.restarts += 1
             self._write(f"[test-coordinator] restarting {self.name} in {delay:g}s\n")
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay - (time.monotonic() - exited_at))  # from the exit
 
     async def _spawn(self) -> None:
         # asyncio's own Process.wait() returns only once the output pipe is closed too, which a
