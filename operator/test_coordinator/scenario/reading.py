@@ -3,8 +3,9 @@
 Everything wrong below the fields is named with its line: bytes that are not UTF-8 (or UTF-16,
 or NUL), malformed YAML, nesting deeper than ``MAX_DEPTH``, more than ``MAX_NODES`` nodes once
 aliases are expanded, an alias inside its own anchor, several documents or none. The shape is
-checked on ruamel's event stream before the document is composed: the parser is a state
-machine, the composer recurses. A FIFO or a device is refused without being opened to wait.
+checked on ruamel's event stream as the composer takes each event, before it goes deeper (the
+parser is a state machine, the composer recurses), and before anything is constructed. A FIFO
+or a device is refused without being opened to wait.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from ruamel.yaml.events import (
     CollectionEndEvent,
     CollectionStartEvent,
     DocumentStartEvent,
+    Event,
     MappingStartEvent,
     NodeEvent,
     ScalarEvent,
 )
+from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.reader import ReaderError
 
 from test_coordinator.errors import ScenarioInvalid
@@ -158,13 +161,17 @@ def load_yaml(text: str, *, source: str) -> Any:
 
 
 def load_document(text: str, *, source: str, plain_values: bool = False) -> Document:
-    """The one document in ``text``, its shape checked on the event stream first. With
+    """The one document in ``text``, its shape checked on the event stream as it is read. With
     ``plain_values``, what a scenario or a stack cannot hold is refused there too: a list or a
     mapping as a key, a tag beyond plain values (``!!binary``, ``!!set``, ``!custom``). Other
     files (a compose file's ``!reset``) may have them."""
+    shape = _Shape(source=source, plain_values=plain_values)
+    yaml = YAML(typ="rt")
+    yaml.Parser = _ShapeCheckingParser
+    yaml.parser.shape = shape
     try:
-        line = _check_shape(text, source=source, plain_values=plain_values)
-        documents = [doc for doc in YAML(typ="rt").load_all(text) if doc is not None]
+        documents = [doc for doc in yaml.load_all(text) if doc is not None]
+        line = shape.first_document_line()
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -176,7 +183,7 @@ def load_document(text: str, *, source: str, plain_values: bool = False) -> Docu
         ) from None
     except YAMLError as error:
         raise ScenarioInvalid(f"{source}: malformed YAML: {error}") from None
-    if len(documents) != 1:  # _check_shape counted the same documents
+    if len(documents) != 1:  # _Shape counted the same documents
         raise ScenarioInvalid(f"{source}: expected one YAML document, found {len(documents)}")
     return Document(documents[0], line)
 
@@ -200,75 +207,97 @@ class _Open:
     key_next: bool = True
 
 
-def _check_shape(text: str, *, source: str, plain_values: bool) -> int:
-    """The line where the one non-empty document starts; ScenarioInvalid naming FILE:LINE when
-    the text is too deep, too large once aliases are expanded, empty, several documents, or
-    (``plain_values``) holds a list or mapping as a key, or a tag such as ``!!binary``."""
-    nodes = 0
-    open_: list[_Open] = []
-    sizes: dict[str, int] = {}  # nodes an alias stands for
-    collections: set[str] = set()  # anchors of lists and mappings
-    starts: list[int] = []  # lines of the non-empty documents
-    at_root = False
-    for event in YAML().parse(text):
+class _Shape:
+    """The checks on a document's shape, one event at a time (``see``); each raises
+    ScenarioInvalid naming FILE:LINE: nesting too deep, too many nodes once aliases are
+    expanded, a second document, an alias inside its own anchor, and (``plain_values``) a list
+    or mapping as a key, or a tag such as ``!!binary``."""
+
+    def __init__(self, *, source: str, plain_values: bool) -> None:
+        self.source = source
+        self.plain_values = plain_values
+        self.nodes = 0
+        self.open: list[_Open] = []
+        self.sizes: dict[str, int] = {}  # nodes an alias stands for
+        self.collections: set[str] = set()  # anchors of lists and mappings
+        self.starts: list[int] = []  # lines of the non-empty documents
+        self.at_root = False
+
+    def first_document_line(self) -> int:
+        """The line where the one non-empty document starts; none is an error."""
+        if not self.starts:
+            raise ScenarioInvalid(f"{self.source}:1: empty: no YAML document in it")
+        return self.starts[0]
+
+    def see(self, event: Event) -> None:
         line = event.start_mark.line + 1
 
-        def refuse(problem: str, line: int = line) -> ScenarioInvalid:
-            return ScenarioInvalid(f"{source}:{line}: {problem}")
+        def refuse(problem: str) -> ScenarioInvalid:
+            return ScenarioInvalid(f"{self.source}:{line}: {problem}")
 
         if isinstance(event, DocumentStartEvent):
-            at_root = True
-            continue
+            self.at_root = True
+            return
         if isinstance(event, CollectionEndEvent):
-            closed = open_.pop()
+            closed = self.open.pop()
             if closed.anchor is not None:
-                sizes[closed.anchor] = nodes - closed.before
-            continue
+                self.sizes[closed.anchor] = self.nodes - closed.before
+            return
         if not isinstance(event, NodeEvent):
-            continue
-        if at_root and not (isinstance(event, ScalarEvent) and _is_null(event)):
-            starts.append(line)
-            if len(starts) > 1:
+            return
+        if self.at_root and not (isinstance(event, ScalarEvent) and _is_null(event)):
+            self.starts.append(line)
+            if len(self.starts) > 1:
                 raise refuse(
                     "a second YAML document; a file holds one (remove the --- line, or split "
                     "the file)"
                 )
-        at_root = False
-        tag = getattr(event, "tag", None) if plain_values else None
+        self.at_root = False
+        tag = getattr(event, "tag", None) if self.plain_values else None
         if tag is not None and tag != "!" and tag not in _PLAIN_TAGS:
             shown = tag.replace("tag:yaml.org,2002:", "!!")
             raise refuse(f"the tag {shown} means nothing in a scenario (it holds plain values)")
-        if plain_values and open_ and open_[-1].mapping:
-            is_key, open_[-1].key_next = open_[-1].key_next, not open_[-1].key_next
+        if self.plain_values and self.open and self.open[-1].mapping:
+            in_mapping = self.open[-1]
+            is_key, in_mapping.key_next = in_mapping.key_next, not in_mapping.key_next
             composite = isinstance(event, CollectionStartEvent) or (
-                isinstance(event, AliasEvent) and event.anchor in collections
+                isinstance(event, AliasEvent) and event.anchor in self.collections
             )
             if is_key and composite:
                 raise refuse("a key must be a plain value (a name), not a list or a mapping")
         if isinstance(event, AliasEvent):
-            if any(event.anchor == collection.anchor for collection in open_):
+            if any(event.anchor == collection.anchor for collection in self.open):
                 raise refuse(f"alias *{event.anchor} refers to a node that contains it")
-            nodes += sizes.get(event.anchor, 1)  # an unknown anchor: the composer names it
+            self.nodes += self.sizes.get(event.anchor, 1)  # an unknown anchor: the composer's
         else:
-            nodes += 1
-        if nodes > MAX_NODES:
+            self.nodes += 1
+        if self.nodes > MAX_NODES:
             raise refuse(
                 f"more than {MAX_NODES:,} YAML nodes (an alias counts as everything its anchor "
                 "holds, each time); a scenario has a few hundred"
             )
         if isinstance(event, CollectionStartEvent):
-            if len(open_) >= MAX_DEPTH:
+            if len(self.open) >= MAX_DEPTH:
                 raise refuse(
                     f"nested more than {MAX_DEPTH} levels deep; a scenario needs about ten"
                 )
-            open_.append(_Open(event.anchor, nodes, isinstance(event, MappingStartEvent)))
+            self.open.append(_Open(event.anchor, self.nodes, isinstance(event, MappingStartEvent)))
             if event.anchor is not None:
-                collections.add(event.anchor)
+                self.collections.add(event.anchor)
         elif isinstance(event, ScalarEvent) and event.anchor is not None:
-            sizes[event.anchor] = 1
-    if not starts:
-        raise ScenarioInvalid(f"{source}:1: empty: no YAML document in it")
-    return starts[0]
+            self.sizes[event.anchor] = 1
+
+
+class _ShapeCheckingParser(RoundTripParser):
+    """ruamel's round-trip parser, each event checked as the composer takes it: the text is
+    parsed once, and a document too deep or too large is refused before it is composed."""
+
+    shape: _Shape
+
+    def get_event(self) -> Any:
+        event = super().get_event()
+        self.shape.see(event)
+        return event
 
 
 def _is_null(event: ScalarEvent) -> bool:
