@@ -195,10 +195,11 @@ def write_theirs(directory: Path, port: int) -> Path:
 
 
 class Witness:
-    """Polls a port every 2 ms: when it stopped accepting, and when it accepted again."""
+    """Polls a port every 2 ms: when it first accepted, stopped accepting, and accepted again."""
 
     def __init__(self, port: int) -> None:
         self.port = port
+        self.first_up_at: float | None = None
         self.down_at: float | None = None
         self.up_again_at: float | None = None
         self._stop = threading.Event()
@@ -217,6 +218,8 @@ class Witness:
         while not self._stop.is_set():
             now = time.time()
             accepting = _accepts(self.port)
+            if accepting and not seen_up:
+                self.first_up_at = now
             seen_up = seen_up or accepting
             if seen_up and not accepting and self.down_at is None:
                 self.down_at = now
@@ -233,17 +236,31 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def our_run(scenario: Path, directory: Path, port: int) -> tuple[Timed, float, float | None]:
+@dataclass(frozen=True)
+class Witnessed:
+    figures: Timed
+    witness: Witness
+    after_start: float | None  # from the server's first accept to the command's end
+
+
+def witnessed(argv: Sequence[str | Path], *, cwd: Path, port: int) -> Witnessed:
+    with Witness(port) as witness:
+        figures = timed(argv, cwd=cwd)
+        ended = time.time()
+    up = witness.first_up_at
+    return Witnessed(figures, witness, None if up is None else ended - up)
+
+
+def our_run(scenario: Path, directory: Path, port: int) -> tuple[Witnessed, float, float | None]:
     """One run of ours: its figures, the recovery it reported, the witness's."""
     result = directory / "result.json"
-    with Witness(port) as witness:
-        figures = timed(
-            [OURS, "run", scenario, "--json", result, "--history", "off"], cwd=directory
-        )
+    run = witnessed(
+        [OURS, "run", scenario, "--json", result, "--history", "off"], cwd=directory, port=port
+    )
     status = json.loads(result.read_text())["status"]
     killed = _timestamp(status["faults"][0]["appliedAt"])
-    seen = None if witness.up_again_at is None else witness.up_again_at - killed
-    return figures, float(status["recoverySeconds"]), seen
+    back = run.witness.up_again_at
+    return run, float(status["recoverySeconds"]), None if back is None else back - killed
 
 
 def _timestamp(text: str) -> float:
@@ -324,15 +341,20 @@ def main() -> None:
         print(line)
 
         runs, recoveries, errors, theirs_runs = [], [], [], []
+        ours_after, theirs_after = [], []
         for _ in range(RUNS):
-            figures, reported, seen = our_run(ours, directory, port)
-            assert figures.code == 0, "the kill-and-recover run did not pass"
-            runs.append(figures)
+            run, reported, seen = our_run(ours, directory, port)
+            assert run.figures.code == 0, "the kill-and-recover run did not pass"
+            runs.append(run.figures)
             recoveries.append(reported)
             if seen is not None:
                 errors.append(reported - seen)
             if chaos is not None:
-                theirs_runs.append(timed([chaos, "--no-log-file", "run", theirs], cwd=directory))
+                their = witnessed([chaos, "--no-log-file", "run", theirs], cwd=directory, port=port)
+                theirs_runs.append(their.figures)
+                if run.after_start is not None and their.after_start is not None:
+                    ours_after.append(run.after_start)
+                    theirs_after.append(their.after_start)
         ours_wall = median([t.wall for t in runs])
         peak = max(t.peak_mib for t in runs)
         worst = max((abs(error) for error in errors), default=float("nan"))
@@ -347,6 +369,13 @@ def main() -> None:
                 f"  chaos run of the same: {theirs_wall:.2f}s wall, "
                 f"{median([t.cpu for t in theirs_runs]):.2f}s CPU, measures no recovery; "
                 f"{paired(runs, theirs_runs)}"
+            )
+        if ours_after:
+            ratio = median([a / b for a, b in zip(ours_after, theirs_after, strict=True)])
+            print(
+                "  the same runs from the server's first answer to the end (start-up left out): "
+                f"{median(ours_after):.2f}s, chaos {median(theirs_after):.2f}s, {ratio:.2f}x "
+                "paired (no goal; for comparison)"
             )
         else:
             print(f"  Chaos Toolkit: skipped: {version}")
