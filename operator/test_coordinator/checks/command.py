@@ -10,6 +10,7 @@ from typing import IO
 
 from test_coordinator.checks.base import Observation, ProbeContext, failed, short
 from test_coordinator.scenario.model import CommandProbe
+from test_coordinator.sessions import kill_left_behind
 
 __all__ = ["observe_command"]
 
@@ -41,6 +42,7 @@ async def _run(argv: list[str], stdout: IO[bytes], stderr: IO[bytes]) -> int:
     try:
         code = await proc.wait()
         exited = True
+        await asyncio.to_thread(kill_left_behind, proc.pid)  # nothing of a probe outlives it
         return code
     finally:
         # Not exited means the observation's timeout (or the caller) cancelled us.

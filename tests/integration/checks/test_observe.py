@@ -464,6 +464,27 @@ async def test_command_timeout_kills_and_reaps_the_child(pid_file: Path) -> None
     assert not _alive(pid), "the child is still running or a zombie"
 
 
+async def test_what_a_command_left_running_is_killed_when_it_exits(pid_file: Path) -> None:
+    observation = await run(
+        {"command": {"argv": ["sh", "-c", f"sleep 60 & printf %s $! > {pid_file}"]}}
+    )
+
+    assert observation.passed, observation.observed
+    pid = _child_pid(pid_file)
+    assert pid is not None
+    deadline = time.monotonic() + 5  # killed; reaped by its new parent soon after
+    while _alive(pid) and _state(pid) != "Z":
+        assert time.monotonic() < deadline, "what the command left is still running"
+        await asyncio.sleep(0.01)
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
 # --- Resolving endpoints -----------------------------------------------------------------------
 
 

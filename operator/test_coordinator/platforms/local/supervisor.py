@@ -23,6 +23,7 @@ from typing import TextIO
 
 from test_coordinator.platforms.local.stack import ServiceSpec
 from test_coordinator.scenario.durations import format_duration
+from test_coordinator.sessions import kill_left_behind
 
 __all__ = ["ServiceProcess", "StopOutcome"]
 
@@ -134,11 +135,12 @@ class ServiceProcess:
             exit_code = await self.process.wait()
             exited_at = time.monotonic()
             self.last_exit = exit_code
-            left = await asyncio.to_thread(_kill_left_behind, self.process.pid)
+            left = await asyncio.to_thread(kill_left_behind, self.process.pid)
             await self.output_read()
             self._write(f"[test-coordinator] {self.name} exited with {_describe_exit(exit_code)}\n")
             if left:
-                self._write(f"[test-coordinator] killed what {self.name} left running: {left}\n")
+                pids = ", ".join(map(str, left))
+                self._write(f"[test-coordinator] killed what {self.name} left running: {pids}\n")
             if self._restart_now or not self._may_run.is_set():
                 self._restart_now = False
                 crashes = 0
@@ -310,41 +312,6 @@ class Child:
         code = self.transport.get_returncode()
         assert code is not None
         return code
-
-
-def _kill_left_behind(session: int) -> str:
-    """SIGKILL what a service's process left running in its session (its own, made by
-    ``start_new_session``), as a container's end takes its other processes with it; the PIDs
-    killed. Called as soon as the process is reaped: while members are left, its number cannot
-    be given to another process; if a process has it, members are that process's, not ours."""
-    killed: set[int] = set()
-    for _ in range(3):  # a member may fork while the others are killed
-        members = _session_members(session)
-        if not members or session in members:
-            break
-        for pid in members:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        killed.update(members)
-    return ", ".join(map(str, sorted(killed)))
-
-
-def _session_members(session: int) -> list[int]:
-    """The live processes (zombies are dead already) of ``session``."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                # After the command, in parentheses that may hold anything: state, ppid,
-                # process group, session.
-                state, _, _, member_of = stat.read().rsplit(b")", 1)[1].split()[:4]
-        except OSError:  # gone meanwhile
-            continue
-        if int(member_of) == session and state != b"Z":
-            members.append(int(entry.name))
-    return members
 
 
 def _describe_exit(code: int) -> str:
