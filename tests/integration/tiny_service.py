@@ -1,7 +1,9 @@
 """A minimal service for platform and engine tests: answers HTTP 200 to any request on its
-port, records its PID in a directory, and can be slow to start or deaf to SIGTERM.
+port, records its PID in a directory, and can be slow to start, deaf to SIGTERM, or start a
+helper process of its own (which records its PID too, and only waits).
 
 python tiny_service.py --port N --pid-dir DIR [--start-delay S] [--ignore-term] [--exit-at-start]
+    [--helper]
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ def main() -> None:
     parser.add_argument("--start-delay", type=float, default=0.0)
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--exit-at-start", action="store_true")
+    parser.add_argument("--helper", action="store_true")
     args = parser.parse_args()
+    if args.helper and os.fork() == 0:
+        (args.pid_dir / str(os.getpid())).touch()
+        while True:
+            signal.pause()
     (args.pid_dir / str(os.getpid())).touch()
     print(f"tiny service pid {os.getpid()} starting on port {args.port}", flush=True)
     if args.exit_at_start:

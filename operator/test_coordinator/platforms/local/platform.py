@@ -27,6 +27,7 @@ from test_coordinator.platforms.local.stack import (
     stack_for_scenario,
 )
 from test_coordinator.platforms.local.supervisor import ServiceProcess
+from test_coordinator.platforms.local.watchdog import Watchdog
 from test_coordinator.platforms.network import (
     DEFAULT_LEASE_SECONDS,
     NETWORK_FAULTS,
@@ -88,6 +89,7 @@ class LocalPlatform(Platform):
         self.network = NetworkFaults(lease_seconds=lease_seconds)
         self._paused: set[str] = set()
         self.forced_stops: list[str] = []  # services the stack's teardown had to SIGKILL
+        self.watchdog = Watchdog()  # ends what the services started, should the runner die
 
     async def start(self) -> None:
         """Start the proxies, then the services level by level; each level waits until its
@@ -136,7 +138,9 @@ class LocalPlatform(Platform):
             key: resolve_placeholders(value, ports, where=f"{where}.env.{key}")
             for key, value in spec.env.items()
         }
-        service = ServiceProcess(name, spec, argv, env, self.log_dir / f"{name}.log")
+        service = ServiceProcess(
+            name, spec, argv, env, self.log_dir / f"{name}.log", watchdog=self.watchdog
+        )
         self.services[name] = service
         try:
             await service.start()
@@ -144,6 +148,7 @@ class LocalPlatform(Platform):
             raise ServiceStartFailed(
                 name, f"cannot run {argv[0]!r}: {error.strerror}", ""
             ) from None
+        self.watchdog.start()  # while the service starts: it need not wait for this
         await self._wait_ready(service)
 
     async def _wait_ready(self, service: ServiceProcess) -> None:
@@ -157,7 +162,7 @@ class LocalPlatform(Platform):
                 # not have run since the process was reaped ("exited with code None").
                 code = service.process.returncode if service.process else service.last_exit
                 reason = f"exited with code {code} before it was ready"
-                await service.output_read()
+                await service.exit_noted()
                 raise ServiceStartFailed(service.name, reason, service.tail)
             if probe is None:
                 return
@@ -181,6 +186,7 @@ class LocalPlatform(Platform):
                 if not outcome.graceful
             ]
         self._paused.clear()
+        self.watchdog.close()
         await self.network.close()
         if self.proxies is not None:
             await self.proxies.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from test_coordinator.platforms.local.stack import ServiceSpec
+from test_coordinator.platforms.local.watchdog import Watchdog
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.sessions import kill_left_behind
 
@@ -63,7 +64,14 @@ class StopOutcome:
 
 class ServiceProcess:
     def __init__(
-        self, name: str, spec: ServiceSpec, argv: list[str], env: dict[str, str], log_path: Path
+        self,
+        name: str,
+        spec: ServiceSpec,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self.name = name
         self.spec = spec
@@ -84,6 +92,7 @@ class ServiceProcess:
         self._loop_task: asyncio.Task[None] | None = None
         self._children: set[Child] = set()  # with their output still open
         self._log: TextIO | None = None
+        self._watchdog = watchdog
 
     @property
     def pid(self) -> int | None:
@@ -136,11 +145,14 @@ class ServiceProcess:
             exited_at = time.monotonic()
             self.last_exit = exit_code
             left = await asyncio.to_thread(kill_left_behind, self.process.pid)
-            await self.output_read()
+            if self._watchdog is not None:
+                self._watchdog.forget(self.process.pid)
+            await self._output_read()
             self._write(f"[test-coordinator] {self.name} exited with {_describe_exit(exit_code)}\n")
             if left:
                 pids = ", ".join(map(str, left))
                 self._write(f"[test-coordinator] killed what {self.name} left running: {pids}\n")
+            self.process.noted.set_result(None)
             if self._restart_now or not self._may_run.is_set():
                 self._restart_now = False
                 crashes = 0
@@ -171,7 +183,9 @@ class ServiceProcess:
             start_new_session=True,  # own process group: a terminal's Ctrl-C is ours to handle
             preexec_fn=_die_with_parent,
         )
-        self.process = child = Child(transport, output)
+        self.process = child = Child(transport, output, asyncio.get_running_loop().create_future())
+        if self._watchdog is not None:
+            self._watchdog.watch(child.pid)
         self._children.add(child)
         output.finished.add_done_callback(lambda _: self._close(child))
         async with self._started:
@@ -182,11 +196,19 @@ class ServiceProcess:
         child.transport.close()  # kills the process if it still runs: only once it has exited
         self._children.discard(child)
 
-    async def output_read(self) -> None:
+    async def _output_read(self) -> None:
         """Wait until what the exited process wrote has been read to its end, at most
         ``_LAST_OUTPUT_SECONDS``: a process is reaped before its pipe is read out."""
         if self.process is not None and self.process.returncode is not None:
             await asyncio.wait([self.process.output.closed], timeout=_LAST_OUTPUT_SECONDS)
+
+    async def exit_noted(self) -> None:
+        """Wait until the supervisor has dealt with the exited process: what it left running
+        killed, its output read to the end, its exit logged (a moment; longer only while a
+        process that left the session holds the output open)."""
+        if self.process is not None and self.process.returncode is not None:
+            # The sweep of leftovers takes milliseconds; the second is a bound, not a wait.
+            await asyncio.wait([self.process.noted], timeout=_LAST_OUTPUT_SECONDS + 1)
 
     def _write(self, line: str) -> None:
         self._tail.append(line)
@@ -250,6 +272,8 @@ class ServiceProcess:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         outcome = await self._terminate(self.spec.stop_grace_period)
+        if self.process is not None:  # what it started, outside its process group too
+            await asyncio.to_thread(kill_left_behind, self.process.pid)
         for child in list(self._children):  # held open by a process that left its session
             self._close(child)
         if self._log is not None:
@@ -297,6 +321,7 @@ class Child:
 
     transport: asyncio.SubprocessTransport
     output: _Output
+    noted: asyncio.Future[None]  # the supervisor has dealt with its exit
 
     @property
     def pid(self) -> int:

@@ -180,7 +180,8 @@ async def test_what_a_service_left_running_when_it_exited_is_killed(
         service = platform.services["leaving"]
         await wait_until(lambda: service.last_exit is not None)
         await wait_until(lambda: not alive(int(left.read_text())))
-        assert f"killed what leaving left running: {left.read_text().strip()}" in service.tail
+        said = f"killed what leaving left running: {left.read_text().strip()}"
+        await wait_until(lambda: said in service.tail)  # once its last output is read
 
 
 async def test_a_program_that_does_not_exist_is_named(pid_dir: Path, tmp_path: Path) -> None:

@@ -1,0 +1,79 @@
+"""A shell that outlives the runner by a moment, to end what its services started.
+
+The kernel SIGKILLs each service's process when the runner dies, however it dies
+(PR_SET_PDEATHSIG); but what a service forked (a worker, a helper) does not inherit that, and
+would live on. The watchdog is told of each service's process group on its stdin as the service
+starts and ends. A runner that ends normally (its supervisor ends the services itself) says
+``done`` before it closes the pipe; the pipe closing without it means the runner died (the
+kernel closes a dead process's files), and the watchdog kills the groups it was told of.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+
+__all__ = ["Watchdog"]
+
+_SCRIPT = r"""
+groups=' '
+while read -r change group; do
+    case $change in
+        +) groups="$groups$group " ;;
+        -) kept=' '
+           for g in $groups; do [ "$g" = "$group" ] || kept="$kept$g "; done
+           groups=$kept ;;
+        done) exit 0 ;;
+    esac
+done
+for group in $groups; do kill -s KILL -- "-$group" 2>/dev/null; done
+"""
+
+
+class Watchdog:
+    """Groups it is told of before it starts are passed on when it does: it can start once the
+    first service has (starting it takes a few milliseconds the first service need not wait
+    for)."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._groups: set[int] = set()
+
+    def start(self) -> None:
+        """Start it, unless it runs already."""
+        if self._process is not None:
+            return
+        self._process = subprocess.Popen(
+            ["sh", "-c", _SCRIPT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a terminal's Ctrl-C is the runner's to handle
+        )
+        for group in self._groups:
+            self._tell(f"+ {group}")
+
+    def watch(self, group: int) -> None:
+        self._groups.add(group)
+        self._tell(f"+ {group}")
+
+    def forget(self, group: int) -> None:
+        """The group has ended: its number may be another's one day."""
+        self._groups.discard(group)
+        self._tell(f"- {group}")
+
+    def _tell(self, line: str) -> None:
+        if self._process is None or self._process.stdin is None:
+            return
+        with contextlib.suppress(OSError):  # it is gone: the services still end with the runner
+            os.write(self._process.stdin.fileno(), f"{line}\n".encode())
+
+    def close(self) -> None:
+        if self._process is None:
+            return
+        self._tell("done")
+        process, self._process = self._process, None
+        if process.stdin is not None:
+            process.stdin.close()
+        process.wait()
