@@ -203,21 +203,6 @@ def test_ctrl_c_during_a_pause_resumes_it_and_leaves_no_process(
 
 
 def test_no_orphan_survives_a_killed_runner(workdir: Path, pid_dir: Path) -> None:
-    path = write_scenario(workdir, "freeze", PAUSE_API)
-    runner = subprocess.Popen(
-        [*CLI, "run", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for(lambda: any(process_state(pid) == "T" for pid in started_pids(pid_dir)))
-    finally:
-        runner.send_signal(signal.SIGKILL)  # no clean-up code of ours runs after this
-        runner.wait()
-    pids = started_pids(pid_dir)
-    assert len(pids) == 2
-    wait_for(lambda: not [pid for pid in pids if alive(pid)], timeout=5)
-
-
-def test_what_a_service_started_dies_with_a_killed_runner_too(workdir: Path, pid_dir: Path) -> None:
     # The kernel ends each service with the runner; the watchdog ends what a service started.
     stack = {"services": {"api": tiny("api", pid_dir, "--helper"), "db": tiny("db", pid_dir)}}
     (workdir / "stack.yaml").write_text(json.dumps(stack))
