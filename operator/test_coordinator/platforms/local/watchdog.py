@@ -11,10 +11,13 @@ kernel closes a dead process's files), and the watchdog kills the groups it was 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 
 __all__ = ["Watchdog"]
+
+log = logging.getLogger(__name__)
 
 _SCRIPT = r"""
 groups=' '
@@ -33,24 +36,29 @@ for group in $groups; do kill -s KILL -- "-$group" 2>/dev/null; done
 
 class Watchdog:
     """Groups it is told of before it starts are passed on when it does: it can start once the
-    first service has (starting it takes a few milliseconds the first service need not wait
-    for)."""
+    first service has (a fork of the runner that the first service need not wait for)."""
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
         self._groups: set[int] = set()
+        self._tried = False
 
     def start(self) -> None:
-        """Start it, unless it runs already."""
-        if self._process is not None:
+        """Start it, unless it was started already."""
+        if self._tried:
             return
-        self._process = subprocess.Popen(
-            ["sh", "-c", _SCRIPT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # a terminal's Ctrl-C is the runner's to handle
-        )
+        self._tried = True
+        try:
+            self._process = subprocess.Popen(
+                ["sh", "-c", _SCRIPT],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a terminal's Ctrl-C is the runner's to handle
+            )
+        except OSError as error:  # no shell: the services themselves still die with the runner
+            log.warning("no watchdog for what the services start: %s", error)
+            return
         for group in self._groups:
             self._tell(f"+ {group}")
 
