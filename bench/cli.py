@@ -370,13 +370,13 @@ def main() -> None:
                 f"{median([t.cpu for t in theirs_runs]):.2f}s CPU, measures no recovery; "
                 f"{paired(runs, theirs_runs)}"
             )
-        if ours_after:
-            ratio = median([a / b for a, b in zip(ours_after, theirs_after, strict=True)])
-            print(
-                "  the same runs from the server's first answer to the end (start-up left out): "
-                f"{median(ours_after):.2f}s, chaos {median(theirs_after):.2f}s, {ratio:.2f}x "
-                "paired (no goal; for comparison)"
-            )
+            if ours_after:
+                ratio = median([a / b for a, b in zip(ours_after, theirs_after, strict=True)])
+                print(
+                    "  the same runs from the server's first answer to the end (start-up left "
+                    f"out): {median(ours_after):.2f}s, chaos {median(theirs_after):.2f}s, "
+                    f"{ratio:.2f}x paired (no goal; for comparison)"
+                )
         else:
             print(f"  Chaos Toolkit: skipped: {version}")
         print(f"  peak memory of a CLI run: {peak:.0f} MiB (goal: 60 MiB: {verdict(peak, 60)})")

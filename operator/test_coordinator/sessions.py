@@ -18,7 +18,17 @@ def kill_left_behind(session: int) -> list[int]:
     """SIGKILL what is left running in ``session`` after the process that made it (started by
     us) has exited and been reaped, as a container's end takes its other processes with it;
     the PIDs killed. While members are left, the session's number cannot be given to another
-    process; if a process has it, the members are that process's, not ours."""
+    process; if a process has it, the members are that process's, not ours.
+
+    The search reads every process's ``/proc`` entry (milliseconds, and a probe command is run
+    again and again), so it is made only when the process's group, which its children share
+    unless they make groups of their own, still has a member: one system call tells."""
+    try:
+        os.killpg(session, 0)
+    except ProcessLookupError:
+        return []
+    except PermissionError:
+        pass  # a member we may not signal: there is something to look at
     killed: set[int] = set()
     for _ in range(3):  # a member may fork while the others are killed
         members = _session_members(session)

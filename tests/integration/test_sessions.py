@@ -12,17 +12,15 @@ from pathlib import Path
 import pytest
 from test_coordinator.sessions import kill_left_behind
 
+from tests.integration.stacks import alive
+
 
 def gone(pid: int, *, timeout: float = 5.0) -> bool:
     """Whether ``pid`` is dead (or a zombie: killed, not yet reaped by its new parent) within
     ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state in ("Z", "X"):
+        if not alive(pid):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -58,7 +56,7 @@ class Started:
                 os.killpg(shell.pid, signal.SIGKILL)
             shell.wait()
         for pid in self.pids:
-            if not gone(pid, timeout=0):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 

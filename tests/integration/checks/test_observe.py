@@ -21,6 +21,7 @@ from test_coordinator.checks import Observation, ProbeContext, observe
 from test_coordinator.scenario.model import Probe
 
 from tests.integration.loopback import serving
+from tests.integration.stacks import alive
 
 SERVICE = "risk-monitor"
 REGISTRY_KEY = f"registry:services:{SERVICE}"
@@ -473,16 +474,9 @@ async def test_what_a_command_left_running_is_killed_when_it_exits(pid_file: Pat
     pid = _child_pid(pid_file)
     assert pid is not None
     deadline = time.monotonic() + 5  # killed; reaped by its new parent soon after
-    while _alive(pid) and _state(pid) != "Z":
+    while alive(pid):
         assert time.monotonic() < deadline, "what the command left is still running"
         await asyncio.sleep(0.01)
-
-
-def _state(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
 
 
 # --- Resolving endpoints -----------------------------------------------------------------------

@@ -158,11 +158,8 @@ class LocalPlatform(Platform):
         last = "not checked"
         while time.monotonic() < deadline:
             if not service.running:
-                # The process's own code: ``last_exit`` is set by the supervising task, which may
-                # not have run since the process was reaped ("exited with code None").
-                code = service.process.returncode if service.process else service.last_exit
-                reason = f"exited with code {code} before it was ready"
-                await service.exit_noted()
+                await service.exit_noted()  # its exit code, and its output to the end
+                reason = f"exited with code {service.last_exit} before it was ready"
                 raise ServiceStartFailed(service.name, reason, service.tail)
             if probe is None:
                 return

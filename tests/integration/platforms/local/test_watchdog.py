@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 from test_coordinator.platforms.local.watchdog import Watchdog
 
+from tests.integration.stacks import alive
+
 # A runner in miniature: a watchdog that watches GROUP (and forgets it again with "forget"),
 # then waits to be killed.
 RUNNER = """
@@ -49,17 +51,9 @@ def kill_runner(group: subprocess.Popen[bytes], then: str = "keep") -> None:
         runner.kill()
     # The watchdog was the dead runner's child, now init's: wait until it has gone.
     deadline = time.monotonic() + 10
-    while _state(watchdog) not in (None, "Z", "X"):
+    while alive(watchdog):
         assert time.monotonic() < deadline, "the watchdog outlived its runner"
         time.sleep(0.005)
-
-
-def _state(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
 
 
 def lives_on(shell: subprocess.Popen[bytes]) -> bool:
