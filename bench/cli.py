@@ -2,10 +2,13 @@
 and a whole kill-and-recover run on the local platform, with CPU time and peak memory.
 
 Chaos Toolkit 1.x goes into a scratch virtualenv (never a dependency of this project); where it
-cannot be installed the comparison says why and our own figures still print. Each figure is the
-median of RUNS runs, ours and theirs alternating, so that a busy machine weighs on both alike;
-the verdict is the median of the pairs' ratios (ours / theirs), which a load that comes and goes
-during the bench sways least.
+cannot be installed the comparison says why and our own figures still print. test-coordinator
+is installed the same way, from this checkout into a scratch virtualenv of its own, as a user's
+``pip install`` would do it: the development virtualenv adds some 90 distributions, setuptools'
+start-up hook and an editable install's path entry, none of which a user's install has. Each
+figure is the median of RUNS runs, ours and theirs alternating, so that a busy machine weighs on
+both alike; the verdict is the median of the pairs' ratios (ours / theirs), which a load that
+comes and goes during the bench sways least.
 
 The kill-and-recover run is the same on both sides: an HTTP server (`python3 -m http.server`)
 is killed with SIGKILL, comes back after 1 s, and is probed over HTTP. test-coordinator's
@@ -34,10 +37,10 @@ from bench import first_spawn
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-OURS = Path(sys.executable).with_name("test-coordinator")
 RUNS = 9
 RESTART_DELAY = 1.0
 CTK_HOME = Path(tempfile.gettempdir()) / "test-coordinator-bench-chaostoolkit"
+OURS_HOME = Path(tempfile.gettempdir()) / "test-coordinator-bench-installed"
 CTK_REQUIREMENT = "chaostoolkit>=1,<2"
 
 
@@ -110,6 +113,30 @@ def chaos_toolkit() -> tuple[Path | None, str]:
             return None, f"could not install {CTK_REQUIREMENT} into a scratch virtualenv"
     version = subprocess.run([str(chaos), "--version"], capture_output=True, text=True)
     return chaos, version.stdout.strip() or "chaos"
+
+
+def installed_ours() -> tuple[Path, str]:
+    """`test-coordinator` installed from this checkout into a scratch virtualenv, and how; or,
+    where that fails, the development virtualenv's, and why."""
+    cli = OURS_HOME / "bin" / "test-coordinator"
+    if cli.exists():  # its dependencies are there: the checkout, as it is now
+        options = ["--force-reinstall", "--no-deps"]
+    else:
+        shutil.rmtree(OURS_HOME, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(OURS_HOME)], capture_output=True)
+        options = []
+    pip = OURS_HOME / "bin" / "pip"
+    installed = pip.exists() and (
+        subprocess.run(
+            [str(pip), "install", "--quiet", *options, str(REPO)], capture_output=True, timeout=600
+        ).returncode
+        == 0
+    )
+    if installed:
+        return cli, f"installed from this checkout into {OURS_HOME}, as Chaos Toolkit is"
+    byte_compile_ours()
+    development = Path(sys.executable).with_name("test-coordinator")
+    return development, "the development virtualenv's: it could not be installed into a scratch one"
 
 
 def web_server_command(port: int) -> list[str]:
@@ -251,11 +278,13 @@ def witnessed(argv: Sequence[str | Path], *, cwd: Path, port: int) -> Witnessed:
     return Witnessed(figures, witness, None if up is None else ended - up)
 
 
-def our_run(scenario: Path, directory: Path, port: int) -> tuple[Witnessed, float, float | None]:
+def our_run(
+    cli: Path, scenario: Path, directory: Path, port: int
+) -> tuple[Witnessed, float, float | None]:
     """One run of ours: its figures, the recovery it reported, the witness's."""
     result = directory / "result.json"
     run = witnessed(
-        [OURS, "run", scenario, "--json", result, "--history", "off"], cwd=directory, port=port
+        [cli, "run", scenario, "--json", result, "--history", "off"], cwd=directory, port=port
     )
     status = json.loads(result.read_text())["status"]
     killed = _timestamp(status["faults"][0]["appliedAt"])
@@ -291,7 +320,8 @@ def byte_compile_ours() -> None:
 
 def main() -> None:
     print("CLI beside Chaos Toolkit (bench/cli.py):")
-    byte_compile_ours()
+    cli, how = installed_ours()
+    print(f"  test-coordinator: {how}")
     chaos, version = chaos_toolkit()
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as scratch:
         directory = Path(scratch)
@@ -302,12 +332,12 @@ def main() -> None:
         shipped = REPO / "scenarios" / "local" / "risk-monitor-crash.yaml"
 
         startup = {
-            "--help": [OURS, "--help"],
-            "validate": [OURS, "validate", shipped],
-            "get": [OURS, "get", REPO / "scenarios" / "local"],
-            "crd": [OURS, "crd"],
-            "history": [OURS, "history", "--history", f"sqlite:///{directory / 'none.db'}"],
-            "recover": [OURS, "recover"],
+            "--help": [cli, "--help"],
+            "validate": [cli, "validate", shipped],
+            "get": [cli, "get", REPO / "scenarios" / "local"],
+            "crd": [cli, "crd"],
+            "history": [cli, "history", "--history", f"sqlite:///{directory / 'none.db'}"],
+            "recover": [cli, "recover"],
         }
         times = {
             name: median([timed(argv, cwd=directory, env=state).wall for _ in range(RUNS)])
@@ -320,7 +350,7 @@ def main() -> None:
 
         ours_validate, theirs_validate = [], []
         for _ in range(RUNS):
-            ours_validate.append(timed([OURS, "validate", ours], cwd=directory))
+            ours_validate.append(timed([cli, "validate", ours], cwd=directory))
             if chaos is not None:
                 theirs_validate.append(
                     timed([chaos, "--no-log-file", "validate", theirs], cwd=directory)
@@ -343,7 +373,7 @@ def main() -> None:
         runs, recoveries, errors, theirs_runs = [], [], [], []
         ours_after, theirs_after = [], []
         for _ in range(RUNS):
-            run, reported, seen = our_run(ours, directory, port)
+            run, reported, seen = our_run(cli, ours, directory, port)
             assert run.figures.code == 0, "the kill-and-recover run did not pass"
             runs.append(run.figures)
             recoveries.append(reported)
@@ -380,7 +410,7 @@ def main() -> None:
         else:
             print(f"  Chaos Toolkit: skipped: {version}")
         print(f"  peak memory of a CLI run: {peak:.0f} MiB (goal: 60 MiB: {verdict(peak, 60)})")
-        first_spawn.report(ours, theirs, chaos=chaos, directory=directory)
+        first_spawn.report(cli, ours, theirs, chaos=chaos, directory=directory)
         if chaos is not None:
             print(f"  compared with {version}, {RUNS} paired runs each, medians")
 

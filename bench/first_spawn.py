@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -89,12 +88,12 @@ def millions(count: int) -> str:
     return f"{count / 1e6:,.0f}M"
 
 
-def report(ours: Path, theirs: Path, *, chaos: Path | None, directory: Path) -> None:
+def report(cli: Path, ours: Path, theirs: Path, *, chaos: Path | None, directory: Path) -> None:
     """Print the counts for our scenario and, where Chaos Toolkit is installed, its experiment."""
     if shutil.which("valgrind") is None:
         print("  instructions to the first service: skipped: valgrind is not installed")
         return
-    python = Path(sys.executable)
+    python = cli.with_name("python")
     argv = ["run", str(ours), "--history", "off"]
     count, loaded = until_first_fork(python, "test_coordinator.entry:main", argv, cwd=directory)
     libraries = [name for name in loaded if not name.startswith(("test_coordinator", "__main__"))]

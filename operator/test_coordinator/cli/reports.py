@@ -31,13 +31,10 @@ def report_command(args: argparse.Namespace, console: Printer) -> int:
 
 def write_reports(args: argparse.Namespace, results: Results, console: Printer) -> bool:
     """The reports for people, and where they went; False when one could not be written."""
-    from test_coordinator.report.html_report import write_html
-    from test_coordinator.report.markdown import write_markdown
-
     done = True
     for path, write, what in (
-        (args.html, write_html, "HTML report"),
-        (args.markdown, write_markdown, "Markdown summary"),
+        (args.html, _write_html, "HTML report"),
+        (args.markdown, _write_markdown, "Markdown summary"),
     ):
         if path is None:
             continue
@@ -46,6 +43,19 @@ def write_reports(args: argparse.Namespace, results: Results, console: Printer) 
         else:
             done = False
     return done
+
+
+# Each imported only when its report is asked for: a run without one ends sooner.
+def _write_html(path: Path, results: Results) -> None:
+    from test_coordinator.report.html_report import write_html
+
+    write_html(path, results)
+
+
+def _write_markdown(path: Path, results: Results) -> None:
+    from test_coordinator.report.markdown import write_markdown
+
+    write_markdown(path, results)
 
 
 def written(path: Path, results: Results, *, write: Callable[[Path, Results], None]) -> bool:
