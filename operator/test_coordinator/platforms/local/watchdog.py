@@ -2,10 +2,13 @@
 
 The kernel SIGKILLs each service's process when the runner dies, however it dies
 (PR_SET_PDEATHSIG); but what a service forked (a worker, a helper) does not inherit that, and
-would live on. The watchdog is told of each service's process group on its stdin as the service
-starts and ends. A runner that ends normally (its supervisor ends the services itself) says
-``done`` before it closes the pipe; the pipe closing without it means the runner died (the
-kernel closes a dead process's files), and the watchdog kills the groups it was told of.
+would live on. The watchdog is told of each service as it starts and ends, by the number its
+process group and its session share (the service's PID: it started a session of its own). A
+runner that ends normally (its supervisor ends the services itself) says ``done`` before it
+closes the pipe; the pipe closing without it means the runner died (the kernel closes a dead
+process's files), and the watchdog kills each group, then whatever is still running in its
+session: a worker that made a group of its own too (as ``sessions.kill_left_behind`` does after
+a service's exit, by PID, found through ``/proc``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ while read -r change group; do
     esac
 done
 for group in $groups; do kill -s KILL -- "-$group" 2>/dev/null; done
+for round in 1 2 3; do  # a member may fork while the others are killed
+    killed=
+    for stat in /proc/[0-9]*/stat; do
+        { read -r line < "$stat"; } 2>/dev/null || continue
+        # After the command, in parentheses that may hold anything: state, ppid, group, session.
+        set -- ${line##*") "}
+        [ "$1" != Z ] && case "$groups" in *" $4 "*) ;; *) false ;; esac || continue
+        pid=${stat#/proc/}
+        kill -s KILL "${pid%/stat}" 2>/dev/null && killed=yes
+    done
+    [ -n "$killed" ] || break
+done
 """
 
 

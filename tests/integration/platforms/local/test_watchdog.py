@@ -1,8 +1,9 @@
-"""The watchdog kills the groups it watches when the runner dies; after the runner's normal
-end, or once a group is forgotten, it kills nothing."""
+"""The watchdog kills the groups it watches, and what is left in their sessions, when the runner
+dies; after the runner's normal end, or once a group is forgotten, it kills nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -41,10 +42,10 @@ def group() -> Iterator[subprocess.Popen[bytes]]:
     shell.wait()
 
 
-def kill_runner(group: subprocess.Popen[bytes], then: str = "keep") -> None:
+def kill_runner(group: int, then: str = "keep") -> None:
     """Start a runner that watches ``group``, and SIGKILL it once its watchdog runs."""
     with subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(group.pid), then], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", RUNNER, str(group), then], stdout=subprocess.PIPE, text=True
     ) as runner:
         assert runner.stdout is not None
         watchdog = int(runner.stdout.readline())
@@ -67,12 +68,41 @@ def lives_on(shell: subprocess.Popen[bytes]) -> bool:
 
 
 def test_a_watched_group_is_killed_when_the_runner_dies(group: subprocess.Popen[bytes]) -> None:
-    kill_runner(group)
+    kill_runner(group.pid)
     assert group.wait(timeout=10) == -signal.SIGKILL
 
 
+# A service in miniature: a session of its own, and a worker that made a group of its own in it.
+LEAVER = """
+import os, time
+if os.fork() == 0:
+    os.setpgid(0, 0)
+    print(os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_member_that_left_the_group_is_killed_too() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", LEAVER], start_new_session=True, stdout=subprocess.PIPE, text=True
+    ) as service:
+        assert service.stdout is not None
+        worker = int(service.stdout.readline())
+        try:
+            assert os.getpgid(worker) == worker != service.pid
+            kill_runner(service.pid)
+            deadline = time.monotonic() + 10
+            while alive(worker):
+                assert time.monotonic() < deadline, "the worker outlived the runner's watchdog"
+                time.sleep(0.005)
+        finally:
+            for pid in (worker, service.pid):  # ours, both: on a failure, not left running
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
 def test_a_forgotten_group_is_not_killed(group: subprocess.Popen[bytes]) -> None:
-    kill_runner(group, then="forget")
+    kill_runner(group.pid, then="forget")
     assert lives_on(group)
 
 
