@@ -11,6 +11,7 @@ from typing import IO
 from test_coordinator.checks.base import Observation, ProbeContext, failed, short
 from test_coordinator.scenario.model import CommandProbe
 from test_coordinator.sessions import kill_left_behind
+from test_coordinator.watchdog import runner_watchdog
 
 __all__ = ["observe_command"]
 
@@ -38,6 +39,9 @@ async def _run(argv: list[str], stdout: IO[bytes], stderr: IO[bytes]) -> int:
         # command spawned too, without touching anything else.
         start_new_session=True,
     )
+    watchdog = runner_watchdog()  # should the runner die meanwhile, the command dies too
+    watchdog.watch(proc.pid)
+    watchdog.start()
     exited = False
     try:
         code = await proc.wait()
@@ -48,6 +52,7 @@ async def _run(argv: list[str], stdout: IO[bytes], stderr: IO[bytes]) -> int:
         # Not exited means the observation's timeout (or the caller) cancelled us.
         if not exited:
             await _kill(proc)
+        watchdog.forget(proc.pid)
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:

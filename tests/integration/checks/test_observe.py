@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -476,6 +477,33 @@ async def test_what_a_command_left_running_is_killed_when_it_exits(pid_file: Pat
     deadline = time.monotonic() + 5  # killed; reaped by its new parent soon after
     while alive(pid):
         assert time.monotonic() < deadline, "what the command left is still running"
+        await asyncio.sleep(0.01)
+
+
+# A runner in miniature: it observes a command that writes its PID and sleeps, until it is killed.
+RUNNER = """
+import asyncio, sys
+from test_coordinator.checks import ProbeContext, observe
+from test_coordinator.scenario.model import Probe
+argv = ["sh", "-c", f"printf %s $$ > {sys.argv[1]}; exec sleep 60"]
+probe = Probe.model_validate({"command": {"argv": argv}, "timeout": "2m"})
+asyncio.run(observe(probe, ProbeContext(resolver=None)))
+"""
+
+
+async def test_a_running_command_dies_with_a_killed_runner(pid_file: Path) -> None:
+    with subprocess.Popen([sys.executable, "-c", RUNNER, str(pid_file)]) as runner:
+        deadline = time.monotonic() + 10
+        while _child_pid(pid_file) is None:
+            assert runner.poll() is None, "the runner ended before its command started"
+            assert time.monotonic() < deadline, "the command did not start"
+            await asyncio.sleep(0.01)
+        runner.kill()
+    pid = _child_pid(pid_file)
+    assert pid is not None
+    deadline = time.monotonic() + 10  # the runner's watchdog kills it; init reaps it
+    while alive(pid):
+        assert time.monotonic() < deadline, "the command outlived its runner"
         await asyncio.sleep(0.01)
 
 

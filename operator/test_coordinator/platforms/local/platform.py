@@ -27,7 +27,6 @@ from test_coordinator.platforms.local.stack import (
     stack_for_scenario,
 )
 from test_coordinator.platforms.local.supervisor import ServiceProcess
-from test_coordinator.platforms.local.watchdog import Watchdog
 from test_coordinator.platforms.network import (
     DEFAULT_LEASE_SECONDS,
     NETWORK_FAULTS,
@@ -36,6 +35,7 @@ from test_coordinator.platforms.network import (
 )
 from test_coordinator.proxy.errors import Refused
 from test_coordinator.scenario.model import ChaosScenario, FaultSpec, RestartFault, StopFault
+from test_coordinator.watchdog import runner_watchdog
 
 if TYPE_CHECKING:
     from test_coordinator.proxy.server import ProxyServer
@@ -89,7 +89,7 @@ class LocalPlatform(Platform):
         self.network = NetworkFaults(lease_seconds=lease_seconds)
         self._paused: set[str] = set()
         self.forced_stops: list[str] = []  # services the stack's teardown had to SIGKILL
-        self.watchdog = Watchdog()  # ends what the services started, should the runner die
+        self.watchdog = runner_watchdog()  # ends what the services started, should the runner die
 
     async def start(self) -> None:
         """Start the proxies, then the services level by level; each level waits until its
@@ -183,7 +183,6 @@ class LocalPlatform(Platform):
                 if not outcome.graceful
             ]
         self._paused.clear()
-        self.watchdog.close()
         await self.network.close()
         if self.proxies is not None:
             await self.proxies.close()

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TextIO
 
 from test_coordinator.platforms.local.stack import ServiceSpec
-from test_coordinator.platforms.local.watchdog import Watchdog
 from test_coordinator.scenario.durations import format_duration
 from test_coordinator.sessions import kill_left_behind
+from test_coordinator.watchdog import Watchdog
 
 __all__ = ["ServiceProcess", "StopOutcome"]
 

@@ -1,24 +1,26 @@
-"""A shell that outlives the runner by a moment, to end what its services started.
+"""A shell that outlives the runner by a moment, to end what the runner started.
 
 The kernel SIGKILLs each service's process when the runner dies, however it dies
 (PR_SET_PDEATHSIG); but what a service forked (a worker, a helper) does not inherit that, and
-would live on. The watchdog is told of each service as it starts and ends, by the number its
-process group and its session share (the service's PID: it started a session of its own). A
-runner that ends normally (its supervisor ends the services itself) says ``done`` before it
-closes the pipe; the pipe closing without it means the runner died (the kernel closes a dead
-process's files), and the watchdog kills each group, then whatever is still running in its
-session: a worker that made a group of its own too (as ``sessions.kill_left_behind`` does after
-a service's exit, by PID, found through ``/proc``).
+would live on, as would a probe command that was running. The watchdog is told of each such
+process as it starts and ends, by the number its process group and its session share (its PID:
+it started a session of its own). A runner that ends normally says ``done`` before it closes
+the pipe; the pipe closing without it means the runner died (the kernel closes a dead process's
+files), and the watchdog kills each group, then whatever is still running in its session: a
+worker that made a group of its own too (as ``sessions.kill_left_behind`` does after a
+process's exit, by PID, found through ``/proc``).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import logging
 import os
 import subprocess
 
-__all__ = ["Watchdog"]
+__all__ = ["Watchdog", "runner_watchdog"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,15 @@ for round in 1 2 3; do  # a member may fork while the others are killed
     [ -n "$killed" ] || break
 done
 """
+
+
+@functools.cache
+def runner_watchdog() -> Watchdog:
+    """This process's watchdog, which the local platform's services and the probe commands
+    share; not started until the first of them asks, and told ``done`` at exit."""
+    watchdog = Watchdog()
+    atexit.register(watchdog.close)
+    return watchdog
 
 
 class Watchdog:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from test_coordinator.platforms.local.watchdog import Watchdog
+from test_coordinator.watchdog import Watchdog
 
 from tests.integration.stacks import alive
 
@@ -20,7 +20,7 @@ from tests.integration.stacks import alive
 # then waits to be killed.
 RUNNER = """
 import sys, time
-from test_coordinator.platforms.local.watchdog import Watchdog
+from test_coordinator.watchdog import Watchdog
 group, then = int(sys.argv[1]), sys.argv[2]
 watchdog = Watchdog()
 watchdog.watch(group)  # before it starts: passed on when it does
