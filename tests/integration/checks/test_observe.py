@@ -491,20 +491,20 @@ asyncio.run(observe(probe, ProbeContext(resolver=None)))
 """
 
 
-async def test_a_running_command_dies_with_a_killed_runner(pid_file: Path) -> None:
+def test_a_running_command_dies_with_a_killed_runner(pid_file: Path) -> None:
     with subprocess.Popen([sys.executable, "-c", RUNNER, str(pid_file)]) as runner:
         deadline = time.monotonic() + 10
         while _child_pid(pid_file) is None:
             assert runner.poll() is None, "the runner ended before its command started"
             assert time.monotonic() < deadline, "the command did not start"
-            await asyncio.sleep(0.01)
+            time.sleep(0.01)
         runner.kill()
     pid = _child_pid(pid_file)
     assert pid is not None
     deadline = time.monotonic() + 10  # the runner's watchdog kills it; init reaps it
     while alive(pid):
         assert time.monotonic() < deadline, "the command outlived its runner"
-        await asyncio.sleep(0.01)
+        time.sleep(0.01)
 
 
 # --- Resolving endpoints -----------------------------------------------------------------------
