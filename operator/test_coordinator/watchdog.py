@@ -35,6 +35,7 @@ while read -r change group; do
         done) exit 0 ;;
     esac
 done
+[ "$groups" != ' ' ] || exit 0
 for group in $groups; do kill -s KILL -- "-$group" 2>/dev/null; done
 for round in 1 2 3; do  # a member may fork while the others are killed
     killed=
