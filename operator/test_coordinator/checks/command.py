@@ -30,6 +30,8 @@ async def observe_command(spec: CommandProbe, ctx: ProbeContext) -> Observation:
 
 
 async def _run(argv: list[str], stdout: IO[bytes], stderr: IO[bytes]) -> int:
+    watchdog = runner_watchdog()  # should the runner die meanwhile, the command dies too
+    watchdog.start()  # before the command, so that it is watched from its start (once a process)
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -39,9 +41,7 @@ async def _run(argv: list[str], stdout: IO[bytes], stderr: IO[bytes]) -> int:
         # command spawned too, without touching anything else.
         start_new_session=True,
     )
-    watchdog = runner_watchdog()  # should the runner die meanwhile, the command dies too
     watchdog.watch(proc.pid)
-    watchdog.start()
     exited = False
     try:
         code = await proc.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -480,27 +481,36 @@ async def test_what_a_command_left_running_is_killed_when_it_exits(pid_file: Pat
         await asyncio.sleep(0.01)
 
 
-# A runner in miniature: it observes a command that writes its PID and sleeps, until it is killed.
+# A runner in miniature: it observes a command that sleeps, until it is killed; it says the
+# command's PID once its watchdog has been told of it.
 RUNNER = """
-import asyncio, sys
+import asyncio
 from test_coordinator.checks import ProbeContext, observe
 from test_coordinator.scenario.model import Probe
-argv = ["sh", "-c", f"printf %s $$ > {sys.argv[1]}; exec sleep 60"]
-probe = Probe.model_validate({"command": {"argv": argv}, "timeout": "2m"})
+from test_coordinator.watchdog import runner_watchdog
+watchdog = runner_watchdog()
+watch = watchdog.watch
+def watch_and_say(group):
+    watch(group)
+    print(group, flush=True)
+watchdog.watch = watch_and_say
+probe = Probe.model_validate({"command": {"argv": ["sleep", "60"]}, "timeout": "2m"})
 asyncio.run(observe(probe, ProbeContext(resolver=None)))
 """
 
 
 def test_a_running_command_dies_with_a_killed_runner(pid_file: Path) -> None:
-    with subprocess.Popen([sys.executable, "-c", RUNNER, str(pid_file)]) as runner:
-        deadline = time.monotonic() + 10
-        while _child_pid(pid_file) is None:
-            assert runner.poll() is None, "the runner ended before its command started"
-            assert time.monotonic() < deadline, "the command did not start"
-            time.sleep(0.01)
-        runner.kill()
-    pid = _child_pid(pid_file)
-    assert pid is not None
+    with subprocess.Popen(
+        [sys.executable, "-c", RUNNER], stdout=subprocess.PIPE, text=True
+    ) as runner:
+        try:
+            assert runner.stdout is not None
+            told, _, _ = select.select([runner.stdout], [], [], 10)
+            assert told, "the runner's watchdog was not told of the command"
+            pid = int(runner.stdout.readline())
+            pid_file.write_text(str(pid))  # ended by the fixture, should the test fail
+        finally:
+            runner.kill()
     deadline = time.monotonic() + 10  # the runner's watchdog kills it; init reaps it
     while alive(pid):
         assert time.monotonic() < deadline, "the command outlived its runner"
