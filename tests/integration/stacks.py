@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,18 @@ def alive(pid: int) -> bool:
     return process_state(pid) not in (None, "Z", "X")
 
 
+def gone(pid: int, *, timeout: float = 5.0) -> bool:
+    """Whether ``pid`` is dead (or a zombie: killed, not yet reaped by its new parent) within
+    ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not alive(pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
 def parent_of(pid: int) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -70,6 +83,7 @@ def parent_of(pid: int) -> int | None:
 __all__ = [
     "TINY_SERVICE",
     "alive",
+    "gone",
     "parent_of",
     "process_state",
     "started_pids",

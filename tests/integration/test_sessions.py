@@ -12,19 +12,7 @@ from pathlib import Path
 import pytest
 from test_coordinator.sessions import kill_left_behind
 
-from tests.integration.stacks import alive
-
-
-def gone(pid: int, *, timeout: float = 5.0) -> bool:
-    """Whether ``pid`` is dead (or a zombie: killed, not yet reaped by its new parent) within
-    ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if not alive(pid):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
+from tests.integration.stacks import alive, gone
 
 
 class Started:

@@ -8,13 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 from test_coordinator.watchdog import Watchdog
 
-from tests.integration.stacks import alive
+from tests.integration.stacks import gone
 
 # A runner in miniature: a watchdog that watches GROUP (and forgets it again with "forget"),
 # then waits to be killed.
@@ -51,10 +50,7 @@ def kill_runner(group: int, then: str = "keep") -> None:
         watchdog = int(runner.stdout.readline())
         runner.kill()
     # The watchdog was the dead runner's child, now init's: wait until it has gone.
-    deadline = time.monotonic() + 10
-    while alive(watchdog):
-        assert time.monotonic() < deadline, "the watchdog outlived its runner"
-        time.sleep(0.005)
+    assert gone(watchdog, timeout=10), "the watchdog outlived its runner"
 
 
 def lives_on(shell: subprocess.Popen[bytes]) -> bool:
@@ -91,10 +87,7 @@ def test_a_member_that_left_the_group_is_killed_too() -> None:
         try:
             assert os.getpgid(worker) == worker != service.pid
             kill_runner(service.pid)
-            deadline = time.monotonic() + 10
-            while alive(worker):
-                assert time.monotonic() < deadline, "the worker outlived the runner's watchdog"
-                time.sleep(0.005)
+            assert gone(worker, timeout=10), "the worker outlived the runner's watchdog"
         finally:
             for pid in (worker, service.pid):  # ours, both: on a failure, not left running
                 with contextlib.suppress(ProcessLookupError):

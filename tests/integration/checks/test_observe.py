@@ -23,7 +23,7 @@ from test_coordinator.checks import Observation, ProbeContext, observe
 from test_coordinator.scenario.model import Probe
 
 from tests.integration.loopback import serving
-from tests.integration.stacks import alive
+from tests.integration.stacks import alive, gone
 
 SERVICE = "risk-monitor"
 REGISTRY_KEY = f"registry:services:{SERVICE}"
@@ -511,10 +511,8 @@ def test_a_running_command_dies_with_a_killed_runner(pid_file: Path) -> None:
             pid_file.write_text(str(pid))  # ended by the fixture, should the test fail
         finally:
             runner.kill()
-    deadline = time.monotonic() + 10  # the runner's watchdog kills it; init reaps it
-    while alive(pid):
-        assert time.monotonic() < deadline, "the command outlived its runner"
-        time.sleep(0.01)
+    # The runner's watchdog kills it; init reaps it.
+    assert gone(pid, timeout=10), "the command outlived its runner"
 
 
 # --- Resolving endpoints -----------------------------------------------------------------------
