@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -35,11 +35,13 @@ async def poll_until_pass(
     within: float,
     interval: float,
     on_observation: OnObservation | None = None,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Polled:
     """Observe every ``interval`` until one passes or ``within`` has gone by (0: observe once).
 
     No observation outlasts the deadline: the last one gets the time left, not its whole
-    timeout, so a check given 10 s is done in 10 s.
+    timeout, so a check given 10 s is done in 10 s. ``pause`` waits between observations; it
+    may end early (``Platform.between_observations``), and the next observation begins then.
     """
     deadline = time.monotonic() + within
     count = 0
@@ -54,7 +56,7 @@ async def poll_until_pass(
             return Polled(observation, count, passed_at=began)
         if began + interval >= deadline:
             return Polled(observation, count, passed_at=None)
-        await asyncio.sleep(max(0.0, began + interval - time.monotonic()))
+        await pause(max(0.0, began + interval - time.monotonic()))
 
 
 @dataclass

@@ -370,6 +370,7 @@ class _Run:
             within=check.within,
             interval=check.interval,
             on_observation=self._recorder(check.name, when, step),
+            pause=self.platform.between_observations,
         )
         recovery = None
         if since is not None and polled.passed_at is not None and when is When.AFTER:

@@ -5,6 +5,7 @@ A platform knows nothing of scenarios' steps or checks' verdicts: the engine dri
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,12 @@ class Platform(ABC):
     async def workload_ready(self, kind: str, name: str) -> tuple[bool, str]:
         """Whether the ``kind`` named ``name`` is fully up, and what was seen."""
         return False, f"the {self.name} platform cannot tell whether a {kind} is ready"
+
+    async def between_observations(self, seconds: float) -> None:
+        """A check's pause between two observations: ``seconds``, or less where the platform
+        sees a workload become ready again (the local stack): the check then observes at once,
+        and a recovery is seen when it happens rather than up to an interval later."""
+        await asyncio.sleep(seconds)
 
     async def __aenter__(self) -> Platform:
         await self.start()

@@ -14,7 +14,14 @@ from test_coordinator.platforms.local import LocalPlatform
 from test_coordinator.scenario import ChaosScenario, Phase, Verdict, When, parse_scenario
 
 from tests.documents import chaos_scenario, unchecked_scenario
-from tests.integration.stacks import alive, process_state, started_pids, tiny, tiny_stack
+from tests.integration.stacks import (
+    alive,
+    listening_since,
+    process_state,
+    started_pids,
+    tiny,
+    tiny_stack,
+)
 
 RESTART_DELAY = 1.5  # the tiny stack's restartDelay
 
@@ -75,6 +82,40 @@ async def test_crash_and_recovery_passes_with_the_restart_delay_as_recovery(
     assert during.success_rate == 1.0 and during.observations >= 10
     [fault] = status.faults
     assert fault.action == "kill" and fault.workload == "api" and "SIGKILL" in fault.message
+
+
+async def test_a_recovery_is_seen_when_the_service_is_ready_again_not_an_interval_later(
+    platform: LocalPlatform, pid_dir: Path
+) -> None:
+    """The local platform probes a restarted service's readiness as it does at its start, and
+    the after-check observes as that passes: with 5 s between observations, the recovery is
+    still when the new process began to listen, to the ready probe's 10 ms grain."""
+    status = await run_scenario(
+        scenario(
+            steps=[
+                {
+                    "name": "crash api",
+                    "fault": {"kill": {"target": "api"}},
+                    "after": [
+                        {"name": "api back", **tcp("api"), "within": "20s", "interval": "5s"}
+                    ],
+                }
+            ],
+        ),
+        platform,
+    )
+    assert status.verdict is Verdict.PASS, status.message
+    [fault] = status.faults
+    restarted = platform.services["api"].pid
+    assert restarted is not None
+    listening = listening_since(pid_dir, restarted)
+    assert listening is not None
+    recovery = status.recovery_seconds
+    assert recovery is not None
+    back = listening - fault.applied_at.timestamp()
+    assert back <= recovery <= back + 0.15, (back, recovery)
+    [after] = [check for check in status.checks if check.when is When.AFTER]
+    assert after.observations == 2  # at the fault, and as the new process was ready
 
 
 async def test_restart_policy_never_fails_naming_the_check(platform: LocalPlatform) -> None:

@@ -7,6 +7,7 @@ the other services and the checks reach such a port through it, and network faul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import tempfile
@@ -42,9 +43,10 @@ if TYPE_CHECKING:
 
 __all__ = ["STACK_ANNOTATION", "LocalPlatform", "platform_for"]
 
-READY_POLL_SECONDS = 0.02
+READY_POLL_SECONDS = 0.01
 """How often a starting service's ready probe runs: a refused connection costs microseconds,
-and every run waits for its stack at this grain."""
+and every run waits for its stack at this grain, and sees a restarted service come back at it
+(``between_observations``)."""
 
 LOOPBACK = "127.0.0.1"
 
@@ -90,6 +92,8 @@ class LocalPlatform(Platform):
         self._paused: set[str] = set()
         self.forced_stops: list[str] = []  # services the stack's teardown had to SIGKILL
         self.watchdog = runner_watchdog()  # ends what the services started, should the runner die
+        self._ready_again = asyncio.Event()  # set, and replaced, as a service is ready again
+        self._readiness: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Start the proxies, then the services level by level; each level waits until its
@@ -149,9 +153,15 @@ class LocalPlatform(Platform):
                 name, f"cannot run {argv[0]!r}: {error.strerror}", ""
             ) from None
         self.watchdog.start()  # while the service starts: it need not wait for this
-        await self._wait_ready(service)
+        reason = await self._unready_reason(service)
+        if reason is not None:
+            raise ServiceStartFailed(service.name, reason, service.tail)
+        watching = self._announce_ready_again(service)
+        self._readiness.append(asyncio.create_task(watching, name=f"readiness of {name}"))
 
-    async def _wait_ready(self, service: ServiceProcess) -> None:
+    async def _unready_reason(self, service: ServiceProcess) -> str | None:
+        """Poll the ready probe of ``service``, just started: None once it passes (at once
+        without a probe), else why it never did."""
         probe = service.spec.ready
         deadline = time.monotonic() + service.spec.start_timeout
         context = ProbeContext(resolver=_ServiceResolver(self, service.name))
@@ -159,21 +169,44 @@ class LocalPlatform(Platform):
         while time.monotonic() < deadline:
             if not service.running:
                 await service.exit_noted()  # its exit code, and its output to the end
-                reason = f"exited with code {service.last_exit} before it was ready"
-                raise ServiceStartFailed(service.name, reason, service.tail)
+                return f"exited with code {service.last_exit} before it was ready"
             if probe is None:
-                return
+                return None
             observation = await observe(probe, context)
             if observation.passed:
-                return
+                return None
             last = observation.observed
             await asyncio.sleep(READY_POLL_SECONDS)
-        reason = f"not ready after {service.spec.start_timeout:g}s (last: {last})"
-        raise ServiceStartFailed(service.name, reason, service.tail)
+        return f"not ready after {service.spec.start_timeout:g}s (last: {last})"
+
+    async def _announce_ready_again(self, service: ServiceProcess) -> None:
+        """Each time ``service`` runs again (its restart policy, a restart fault, a stop
+        reverted), poll its ready probe as at its start; once it passes, wake the checks
+        waiting between observations (``between_observations``), as a kubelet's readiness
+        probe would tell the endpoints."""
+        generation = await service.wait_started(after=0)
+        while True:
+            newer = await service.wait_started(after=generation)
+            if newer == generation:  # its supervisor ended: nothing runs again
+                return
+            generation = newer
+            if await self._unready_reason(service) is None:
+                self._ready_again.set()
+                self._ready_again = asyncio.Event()
+
+    async def between_observations(self, seconds: float) -> None:
+        ready_again = self._ready_again
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await ready_again.wait()
 
     async def close(self) -> None:
         """Stop every service, dependents first; nothing this platform started outlives it.
         A service that needed SIGKILL is noted in ``forced_stops``."""
+        for watching in self._readiness:
+            watching.cancel()
+        await asyncio.gather(*self._readiness, return_exceptions=True)
+        self._readiness.clear()
         for level in reversed(self.stack.start_order()):
             running = [self.services[name] for name in level if name in self.services]
             outcomes = await asyncio.gather(*(service.shutdown() for service in running))
