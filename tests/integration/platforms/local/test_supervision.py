@@ -145,8 +145,14 @@ async def test_the_output_of_a_service_that_exits_at_start_is_read_to_its_end(
 ) -> None:
     # The service is reaped at once; its last line comes later, from a process it left on its
     # output (in a session of its own, so not killed with the service): as any output still in
-    # the pipe when the process is reaped, only later.
-    script = "setsid sh -c 'sleep 0.2; echo the last word' & echo starting; exit 4"
+    # the pipe when the process is reaped, only later. The service exits once that process has
+    # left its session: until then it would be killed with the service's leftovers (it was,
+    # once, on a loaded machine).
+    left = tmp_path / "left"
+    script = (
+        f"setsid sh -c 'touch {left}; sleep 0.2; echo the last word' & "
+        f"until [ -e {left} ]; do sleep 0.01; done; echo starting; exit 4"
+    )
     chatty = {"command": ["sh", "-c", script], "ports": {"tcp": 0}}
     stack = tiny_stack(pid_dir, chatty=chatty | {"ready": {"tcp": {"port": "tcp"}}})
     with pytest.raises(ServiceStartFailed) as failure:
